@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.mesosphere.cluster.plugins.filter import mesos as f
+
+
+def test_filters_are_registered():
+    assert set(f.FilterModule().filters()) == {"mesos_quorum", "mesos_resources", "mesos_attributes"}
+
+
+@pytest.mark.parametrize(
+    ("masters", "quorum"),
+    [
+        (1, 1),
+        (2, 2),
+        (3, 2),
+        (4, 3),
+        (5, 3),
+        (7, 4),
+        (["m1"], 1),
+        (["m1", "m2", "m3"], 2),
+        (["m1", "m1", "m2", "m3"], 2),
+        ("5", 3),
+    ],
+)
+def test_mesos_quorum_is_a_strict_majority(masters, quorum):
+    result = f.mesos_quorum(masters)
+    assert result == quorum
+    count = masters if isinstance(masters, int) else (int(masters) if isinstance(masters, str) else len(set(masters)))
+    assert result > count / 2 >= result - 1
+
+
+@pytest.mark.parametrize(
+    ("masters", "message"),
+    [
+        (0, "at least one master"),
+        ([], "at least one master"),
+        (-1, "at least one master"),
+        (True, "boolean"),
+        ("three", "number of masters"),
+        ({"a": 1}, "number or a list"),
+        (None, "number or a list"),
+    ],
+)
+def test_mesos_quorum_refuses(masters, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        f.mesos_quorum(masters)
+
+
+@pytest.mark.parametrize(
+    ("resources", "expected"),
+    [
+        ({"mem": 1024, "cpus": 2}, "cpus:2;mem:1024"),
+        ({"cpus": 0.5, "disk": 10.0}, "cpus:0.5;disk:10"),
+        ({"ports": ["31000-32000"]}, "ports:[31000-32000]"),
+        (
+            {"ports": [[31000, 31099], {"begin": 32000, "end": 32010}, "33000"]},
+            "ports:[31000-31099,32000-32010,33000-33000]",
+        ),
+        ({"ports": "[31000-32000]"}, "ports:[31000-32000]"),
+        ("cpus:1;mem:2", "cpus:1;mem:2"),
+        (None, ""),
+        ({}, ""),
+    ],
+)
+def test_mesos_resources(resources, expected):
+    assert f.mesos_resources(resources) == expected
+
+
+@pytest.mark.parametrize(
+    ("resources", "message"),
+    [
+        ({"ports": ["32000-31000"]}, "backwards"),
+        ({"ports": ["a-b"]}, "needs numbers"),
+        ({"cpus": True}, "boolean"),
+        ({"cp;us": 1}, "must not contain"),
+        (["cpus"], "expects a mapping"),
+    ],
+)
+def test_mesos_resources_refuses(resources, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        f.mesos_resources(resources)
+
+
+def test_mesos_attributes_sorted_and_stable():
+    assert f.mesos_attributes({"zone": "a", "rack": "r1", "gen": 2}) == "gen:2;rack:r1;zone:a"
+    assert f.mesos_attributes("rack:r1") == "rack:r1"
+    assert f.mesos_attributes(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        ({"rack": "r:1"}, "must not contain"),
+        ({"ra;ck": "r1"}, "must not contain"),
+        ({"rack": ""}, "must not be empty"),
+        ([1], "expects a mapping"),
+    ],
+)
+def test_mesos_attributes_refuses(attributes, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        f.mesos_attributes(attributes)
