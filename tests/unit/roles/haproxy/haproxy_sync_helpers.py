@@ -1,0 +1,191 @@
+"""Helpers for the tests of the HAProxy role's sync program (imported by the tests and conftest).
+
+The program is a plain script shipped in roles/haproxy/files/, so it is loaded by path. The
+fake Marathon below serves just what the sync program reads (/v2/apps, /v2/apps/{id},
+/v2/events) on 127.0.0.1 with a free port.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import shutil
+import socket
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[4]
+SYNC_PATH = ROOT / "roles" / "haproxy" / "files" / "marathon_haproxy_sync.py"
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+
+
+def load_sync():
+    spec = importlib.util.spec_from_file_location("marathon_haproxy_sync", SYNC_PATH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("marathon_haproxy_sync", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+sync = load_sync()
+
+requires_haproxy = pytest.mark.skipif(
+    not Path(HAPROXY).exists(), reason="haproxy is not installed (scripts/setup installs it)"
+)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def task(host="127.0.0.1", port=31000, state="TASK_RUNNING", alive=None, tid=None):
+    t = {"id": tid or f"t-{host}-{port}", "host": host, "ports": [port], "state": state}
+    if alive is not None:
+        t["healthCheckResults"] = [{"alive": alive, "consecutiveFailures": 0}]
+    return t
+
+
+def app(app_id, service_port, tasks=(), labels=None, health=False, **extra):
+    a = {
+        "id": app_id,
+        "portDefinitions": [{"port": service_port, "protocol": "tcp"}],
+        "labels": labels or {},
+        "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0}] if health else [],
+        "tasks": list(tasks),
+    }
+    a.update(extra)
+    return a
+
+
+BASE_CFG = """\
+global
+    log stderr local0 err
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+    retries 3
+    option redispatch
+    default-server init-addr last,libc,none
+"""
+
+
+def reload_count(make_config):
+    path = make_config.reloads
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+class FakeMarathon:
+    """A tiny Marathon: apps in memory, SSE to every attached client, optional basic auth.
+
+    role: "leader" serves everything; "standby" redirects /v2/events (302) to `leader_url`
+    and answers the rest from the same shared app store, as a proxying standby would.
+    """
+
+    def __init__(self, store, role="leader", credentials=None, leader_url=None):
+        self.store = store
+        self.role = role
+        self.credentials = credentials
+        self.leader_url = leader_url
+        self.requests = []
+        self.clients = []
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _send(self, code, body, headers=()):
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):  # noqa: N802
+                fake.requests.append((self.path, self.headers.get("Authorization")))
+                if fake.credentials:
+                    want = "Basic " + base64.b64encode(":".join(fake.credentials).encode()).decode()
+                    if self.headers.get("Authorization") != want:
+                        self._send(401, {"message": "Unauthorized"}, [("WWW-Authenticate", 'Basic realm="m"')])
+                        return
+                if self.path.startswith("/v2/events"):
+                    if fake.role != "leader":
+                        self.send_response(302)
+                        self.send_header("Location", (fake.leader_url or "http://127.0.0.1:1") + self.path)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.close_connection = True
+                    self.wfile.write(b"event: event_stream_attached\r\ndata: {}\r\n\r\n")
+                    self.wfile.flush()
+                    done = threading.Event()
+                    with fake.lock:
+                        fake.clients.append((self.wfile, done))
+                    done.wait(60)
+                    return
+                if fake.role == "broken":
+                    self._send(503, {"message": "Could not determine the current leader"})
+                    return
+                if self.path.startswith("/v2/apps?"):
+                    self._send(200, {"apps": list(fake.store.values())})
+                    return
+                if self.path.startswith("/v2/apps/"):
+                    app_id = "/" + self.path.split("?")[0][len("/v2/apps/") :]
+                    if app_id in fake.store:
+                        self._send(200, {"app": fake.store[app_id]})
+                    else:
+                        self._send(404, {"message": f"App '{app_id}' does not exist"})
+                    return
+                self._send(404, {"message": "not found"})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def emit(self, event_type, body):
+        body = dict(body, eventType=event_type)
+        data = f"event: {event_type}\r\ndata: {json.dumps(body)}\r\n\r\n".encode()
+        with self.lock:
+            alive = []
+            for wfile, done in self.clients:
+                try:
+                    wfile.write(data)
+                    wfile.flush()
+                    alive.append((wfile, done))
+                except OSError:
+                    done.set()
+            self.clients = alive
+        return len(alive)
+
+    def attached(self):
+        with self.lock:
+            return len(self.clients)
+
+    def close(self):
+        with self.lock:
+            for _wfile, done in self.clients:
+                done.set()
+            self.clients = []
+        self.server.shutdown()
+        self.server.server_close()
