@@ -933,3 +933,229 @@ def ip_to_int(ip: str) -> int:
         return int.from_bytes(socket.inet_aton(ip), "little")
     except OSError:
         return 0
+
+
+# ---------------------------------------------------------------------------
+# Mesos resources and attributes (mesos/docs/configuration/agent.md
+# --resources/--attributes; attributes-resources format "name(role):value;...")
+# ---------------------------------------------------------------------------
+
+_RANGES_RE = re.compile(r"^\[\s*([0-9]+\s*-\s*[0-9]+(?:\s*,\s*[0-9]+\s*-\s*[0-9]+)*)?\s*\]$")
+_SCALAR_RE = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?$")
+
+
+def parse_ranges(text: str) -> list[tuple[int, int]]:
+    match = _RANGES_RE.match(text.strip())
+    if not match:
+        raise ValueError(f"invalid ranges '{text}' (expected e.g. [31000-32000])")
+    ranges = []
+    if match.group(1):
+        for part in match.group(1).split(","):
+            begin, end = (int(x) for x in part.split("-"))
+            if begin > end:
+                raise ValueError(f"invalid range {begin}-{end}")
+            ranges.append((begin, end))
+    return merge_ranges(ranges)
+
+
+def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    result: list[tuple[int, int]] = []
+    for begin, end in sorted(ranges):
+        if result and begin <= result[-1][1] + 1:
+            result[-1] = (result[-1][0], max(result[-1][1], end))
+        else:
+            result.append((begin, end))
+    return result
+
+
+def subtract_ranges(have: list[tuple[int, int]], take: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    result = []
+    for begin, end in have:
+        pieces = [(begin, end)]
+        for tb, te in take:
+            nxt = []
+            for pb, pe in pieces:
+                if te < pb or tb > pe:
+                    nxt.append((pb, pe))
+                    continue
+                if pb < tb:
+                    nxt.append((pb, tb - 1))
+                if te < pe:
+                    nxt.append((te + 1, pe))
+            pieces = nxt
+        result.extend(pieces)
+    return merge_ranges(result)
+
+
+def ranges_contain(have: list[tuple[int, int]], want: list[tuple[int, int]]) -> bool:
+    return not subtract_ranges(want, have)
+
+
+def format_ranges(ranges: list[tuple[int, int]]) -> str:
+    return "[" + ", ".join(f"{b}-{e}" for b, e in ranges) + "]"
+
+
+class Resources:
+    """A bag of Mesos resources: scalars (float), ranges (list of pairs), sets.
+
+    Roles and reservations are parsed (``cpus(role):2``) but merged per name;
+    the stand-ins do not model reservations.
+    """
+
+    def __init__(self, scalars=None, ranges=None, sets=None):
+        self.scalars: dict[str, float] = dict(scalars or {})
+        self.ranges: dict[str, list[tuple[int, int]]] = {k: list(v) for k, v in (ranges or {}).items()}
+        self.sets: dict[str, set[str]] = {k: set(v) for k, v in (sets or {}).items()}
+
+    @classmethod
+    def parse(cls, text: str) -> "Resources":
+        """``cpus:4;mem:2048;ports:[31000-32000];disks:{a,b}`` or a JSON list of Resource objects."""
+        text = (text or "").strip()
+        if text.startswith("["):
+            try:
+                return cls.from_protobuf(json.loads(text))
+            except json.JSONDecodeError:
+                pass  # "[...]" can't start a text resource list anyway
+        res = cls()
+        for item in filter(None, (part.strip() for part in text.split(";"))):
+            name, sep, value = item.partition(":")
+            if not sep or not name.strip():
+                raise ValueError(f"invalid resource '{item}' (expected name:value)")
+            name = re.sub(r"\(.*\)$", "", name.strip())  # drop a role: cpus(role)
+            value = value.strip()
+            if value.startswith("["):
+                res.ranges[name] = merge_ranges(res.ranges.get(name, []) + parse_ranges(value))
+            elif value.startswith("{"):
+                if not value.endswith("}"):
+                    raise ValueError(f"invalid set '{value}'")
+                res.sets.setdefault(name, set()).update(x.strip() for x in value[1:-1].split(",") if x.strip())
+            elif _SCALAR_RE.match(value):
+                if float(value) < 0:
+                    raise ValueError(f"negative scalar resource '{item}'")
+                res.scalars[name] = res.scalars.get(name, 0.0) + float(value)
+            else:
+                raise ValueError(f"invalid value '{value}' of resource '{name}'")
+        return res
+
+    @classmethod
+    def from_protobuf(cls, items: list) -> "Resources":
+        res = cls()
+        for item in items or []:
+            name = item["name"]
+            kind = str(item.get("type", "SCALAR")).upper()
+            if kind == "SCALAR":
+                res.scalars[name] = res.scalars.get(name, 0.0) + float(item.get("scalar", {}).get("value", 0))
+            elif kind == "RANGES":
+                pairs = [(int(r["begin"]), int(r["end"])) for r in item.get("ranges", {}).get("range", [])]
+                res.ranges[name] = merge_ranges(res.ranges.get(name, []) + pairs)
+            elif kind == "SET":
+                res.sets.setdefault(name, set()).update(item.get("set", {}).get("item", []))
+            else:
+                raise ValueError(f"unknown resource type {kind}")
+        return res
+
+    def copy(self) -> "Resources":
+        return Resources(self.scalars, self.ranges, self.sets)
+
+    def __add__(self, other: "Resources") -> "Resources":
+        res = self.copy()
+        for k, v in other.scalars.items():
+            res.scalars[k] = round(res.scalars.get(k, 0.0) + v, 6)
+        for k, v in other.ranges.items():
+            res.ranges[k] = merge_ranges(res.ranges.get(k, []) + v)
+        for k, v in other.sets.items():
+            res.sets.setdefault(k, set()).update(v)
+        return res
+
+    def __sub__(self, other: "Resources") -> "Resources":
+        res = self.copy()
+        for k, v in other.scalars.items():
+            res.scalars[k] = round(res.scalars.get(k, 0.0) - v, 6)
+        for k, v in other.ranges.items():
+            res.ranges[k] = subtract_ranges(res.ranges.get(k, []), v)
+        for k, v in other.sets.items():
+            res.sets[k] = res.sets.get(k, set()) - set(v)
+        return res
+
+    def contains(self, other: "Resources") -> bool:
+        for k, v in other.scalars.items():
+            if self.scalars.get(k, 0.0) + 1e-9 < v:
+                return False
+        for k, v in other.ranges.items():
+            if not ranges_contain(self.ranges.get(k, []), v):
+                return False
+        for k, v in other.sets.items():
+            if not set(v) <= self.sets.get(k, set()):
+                return False
+        return True
+
+    def missing(self, other: "Resources") -> list[str]:
+        """Names of the resources in ``other`` that do not fit into self."""
+        out = []
+        for k, v in other.scalars.items():
+            if self.scalars.get(k, 0.0) + 1e-9 < v:
+                out.append(f"{k}: wanted {v:g}, available {self.scalars.get(k, 0.0):g}")
+        for k, v in other.ranges.items():
+            if not ranges_contain(self.ranges.get(k, []), v):
+                out.append(f"{k}: wanted {format_ranges(v)}, available {format_ranges(self.ranges.get(k, []))}")
+        for k, v in other.sets.items():
+            if not set(v) <= self.sets.get(k, set()):
+                out.append(f"{k}: wanted {sorted(v)}")
+        return out
+
+    def model(self) -> dict[str, Any]:
+        """The JSON shape of /master/slaves ``resources``: numbers, "[a-b, c-d]", "{x,y}"."""
+        out: dict[str, Any] = {}
+        for k, v in sorted(self.scalars.items()):
+            out[k] = float(v)
+        for k, v in sorted(self.ranges.items()):
+            out[k] = format_ranges(v)
+        for k, v in sorted(self.sets.items()):
+            out[k] = "{" + ",".join(sorted(v)) + "}"
+        return out
+
+    def protobuf(self, role: str = "*") -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for k, v in sorted(self.scalars.items()):
+            out.append({"name": k, "type": "SCALAR", "scalar": {"value": float(v)}, "role": role})
+        for k, v in sorted(self.ranges.items()):
+            out.append({"name": k, "type": "RANGES", "ranges": {"range": [{"begin": b, "end": e} for b, e in v]},
+                        "role": role})
+        for k, v in sorted(self.sets.items()):
+            out.append({"name": k, "type": "SET", "set": {"item": sorted(v)}, "role": role})
+        return out
+
+    def text(self) -> str:
+        parts = [f"{k}:{v:g}" for k, v in sorted(self.scalars.items())]
+        parts += [f"{k}:{format_ranges(v)}" for k, v in sorted(self.ranges.items())]
+        parts += [f"{k}:{{{','.join(sorted(v))}}}" for k, v in sorted(self.sets.items())]
+        return ";".join(parts)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Resources) and self.model() == other.model()
+
+    def empty(self) -> bool:
+        return not any(v > 0 for v in self.scalars.values()) and not any(self.ranges.values()) \
+            and not any(self.sets.values())
+
+
+def parse_attributes(text: str) -> list[tuple[str, Any]]:
+    """``rack:r1;cores:8;ports:[1-2]`` -> [(name, value)] with scalars as float,
+    ranges as "[a-b]" strings and everything else as text."""
+    result = []
+    for item in filter(None, (part.strip() for part in (text or "").split(";"))):
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise ValueError(f"invalid attribute '{item}' (expected name:value)")
+        value = value.strip()
+        if _SCALAR_RE.match(value):
+            result.append((name.strip(), float(value)))
+        elif value.startswith("["):
+            result.append((name.strip(), format_ranges(parse_ranges(value))))
+        else:
+            result.append((name.strip(), value))
+    return result
+
+
+def attributes_model(attrs: list) -> dict[str, Any]:
+    return {name: value for name, value in attrs}
