@@ -239,6 +239,10 @@ class ApiClient:
         self._sleep_fn = sleep
         self._leader = None
 
+    def reset(self):
+        """Forget the leader found earlier, so that the next request asks again."""
+        self._leader = None
+
     @property
     def label(self):
         return SERVICE_NAMES[self.service]
@@ -307,6 +311,15 @@ class ApiClient:
         if resp.status in (404, 502, 503):
             return None
         raise HttpStatusError(self.service, "GET", url, resp.status, resp.body, resp.headers)
+
+    def leader_seen_by(self, endpoint):
+        """Who `endpoint` says leads (base URL or None); EndpointUnreachable if it cannot be reached."""
+        endpoint = normalize_endpoint(endpoint)
+        try:
+            return self.leader_of(endpoint)
+        except _Unreachable as exc:
+            raise EndpointUnreachable(self.service, "GET", LEADER_PATHS[self.service],
+                                      [(endpoint + LEADER_PATHS[self.service], str(exc))])
 
     def find_leader(self, refresh=False):
         """Return the leader's base URL, asking the endpoints in order."""

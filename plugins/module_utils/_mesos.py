@@ -1,0 +1,202 @@
+# Copyright (c) mesosphere.cluster contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Private Mesos helpers for mesos_info, cluster_ha_check and mesos_maintenance.
+
+Private to the mesosphere.cluster collection; may change without notice.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+from ansible_collections.mesosphere.cluster.plugins.module_utils._api import (
+    ApiError,
+    EndpointUnreachable,
+)
+
+try:
+    from kazoo.client import KazooClient
+
+    HAS_KAZOO = True
+except ImportError:
+    HAS_KAZOO = False
+
+# The master flags that decide whether the masters form a highly available group.
+HA_FLAGS = ("quorum", "zk", "work_dir", "registry", "cluster", "hostname", "ip", "port",
+            "advertise_ip", "advertise_port", "zk_session_timeout", "registry_strict")
+
+METRICS = ("master/elected", "master/uptime_secs", "master/slaves_active", "master/slaves_inactive",
+           "master/frameworks_active", "master/frameworks_inactive", "registrar/log/recovered",
+           "registrar/log/ensemble_size", "master/tasks_running")
+
+MASTER_INFO_PREFIX = "json.info_"
+
+
+def host_port(url):
+    """'http://h:5050' -> 'h:5050' (what the masters' leader answers compare on)."""
+    if not url:
+        return None
+    return urlsplit(url).netloc or url
+
+
+def probe_master(client, endpoint):
+    """What one master says about itself, read from it alone (no redirect is followed).
+
+    A master that cannot be reached is data: reachable=false and the error.
+    """
+    master = dict(endpoint=endpoint, reachable=False, error=None, elected=None, leader=None,
+                  version=None, uptime_secs=None, flags={}, metrics={})
+    errors = []
+    try:
+        metrics = client.get_json("/metrics/snapshot", leader=False, endpoint=endpoint) or {}
+        master["reachable"] = True
+        master["metrics"] = dict((k, metrics[k]) for k in METRICS if k in metrics)
+        if "master/elected" in metrics:
+            master["elected"] = bool(metrics["master/elected"])
+        if "master/uptime_secs" in metrics:
+            master["uptime_secs"] = metrics["master/uptime_secs"]
+    except EndpointUnreachable as exc:
+        master["error"] = str(exc)
+        return master
+    except ApiError as exc:
+        master["reachable"] = True
+        errors.append(str(exc))
+    try:
+        leader = client.leader_seen_by(endpoint)
+        master["leader"] = host_port(leader)
+    except ApiError as exc:
+        errors.append(str(exc))
+    try:
+        master["version"] = (client.get_json("/version", leader=False, endpoint=endpoint) or {}).get("version")
+    except ApiError as exc:
+        errors.append(str(exc))
+    try:
+        flags = (client.get_json("/master/flags", leader=False, endpoint=endpoint) or {}).get("flags", {})
+        master["flags"] = dict((k, flags[k]) for k in HA_FLAGS if k in flags)
+    except ApiError as exc:
+        errors.append(str(exc))
+    if errors:
+        master["error"] = " ".join(errors)
+    return master
+
+
+def summarize_agent(agent):
+    return dict(
+        id=agent.get("id"),
+        hostname=agent.get("hostname"),
+        pid=agent.get("pid"),
+        active=bool(agent.get("active")),
+        resources=agent.get("resources", {}),
+        used_resources=agent.get("used_resources", {}),
+        attributes=agent.get("attributes", {}),
+        registered_time=agent.get("registered_time"),
+    )
+
+
+def summarize_framework(framework):
+    return dict(
+        id=framework.get("id"),
+        name=framework.get("name"),
+        active=bool(framework.get("active")),
+        hostname=framework.get("hostname"),
+        webui_url=framework.get("webui_url"),
+        tasks=len(framework.get("tasks") or []),
+    )
+
+
+def cluster_state(client):
+    """/master/state from the leader, reduced to what a person reads."""
+    state = client.get_json("/master/state") or {}
+    leader_info = state.get("leader_info") or {}
+    return dict(
+        leader=dict(
+            pid=state.get("leader"),
+            hostname=leader_info.get("hostname"),
+            port=leader_info.get("port"),
+            id=leader_info.get("id"),
+        ),
+        version=state.get("version"),
+        cluster=state.get("cluster"),
+        agents=[summarize_agent(a) for a in state.get("slaves") or []],
+        frameworks=[summarize_framework(f) for f in state.get("frameworks") or []],
+    )
+
+
+def maintenance(client):
+    schedule = client.get_json("/master/maintenance/schedule") or {}
+    status = client.get_json("/master/maintenance/status") or {}
+    return dict(schedule=schedule, status=status)
+
+
+def zk_leader(zk_url, timeout=5.0):
+    """The leading master as ZooKeeper says: the lowest json.info_ znode under the --zk path.
+
+    Returns (info dict or None, error or None). Needs kazoo on the host that runs the module.
+    """
+    if not zk_url or not str(zk_url).startswith("zk://"):
+        return None, "no zk:// URL to read (the masters' --zk flag or the zk_url option)"
+    if not HAS_KAZOO:
+        return None, "the kazoo Python library is not installed on the host that runs the module"
+    rest = zk_url[len("zk://"):]
+    auth = None
+    hosts, _sep, path = rest.partition("/")
+    if "@" in hosts:
+        cred, hosts = hosts.split("@", 1)
+        auth = ("digest", cred)
+    path = "/" + path.rstrip("/")
+    zk = KazooClient(hosts=hosts, timeout=timeout, read_only=True,
+                     auth_data=[auth] if auth else None)
+    try:
+        zk.start(timeout=timeout)
+        children = [c for c in zk.get_children(path) if c.startswith(MASTER_INFO_PREFIX)]
+        if not children:
+            return None, "no master has registered under %s" % path
+        first = sorted(children, key=lambda c: c[len(MASTER_INFO_PREFIX):])[0]
+        data, _stat = zk.get("%s/%s" % (path, first))
+        info = json.loads(data.decode("utf-8"))
+        address = info.get("address") or {}
+        return dict(
+            znode="%s/%s" % (path, first),
+            masters_registered=len(children),
+            hostname=address.get("hostname") or info.get("hostname"),
+            ip=address.get("ip"),
+            port=address.get("port") or info.get("port"),
+            pid=info.get("pid"),
+            id=info.get("id"),
+        ), None
+    except Exception as exc:  # kazoo raises many types; all mean "could not read ZooKeeper"
+        return None, "could not read %s from ZooKeeper %s: %s" % (path, hosts, exc or exc.__class__.__name__)
+    finally:
+        try:
+            zk.stop()
+            zk.close()
+        except Exception:
+            pass
+
+
+def gather(client, zk_url=None, zookeeper=True, timeout=5.0):
+    """Everything mesos_info returns; raises ApiError only if no master answers at all."""
+    masters = [probe_master(client, e) for e in client.endpoints]
+    reachable = [m for m in masters if m["reachable"]]
+    if not reachable:
+        raise ApiError("No Mesos master answered: %s" % " ".join(m["error"] for m in masters))
+    named = set(m["leader"] for m in reachable if m["leader"])
+    agree = len(named) == 1 and all(m["leader"] for m in reachable)
+    leader = named.pop() if len(named) == 1 else None
+    result = dict(leader=leader, masters_agree=agree, masters=masters, agents=[], frameworks=[],
+                  maintenance={}, zookeeper=dict(leader=None, agrees=None, error=None))
+    state = cluster_state(client)
+    result["version"] = state["version"]
+    result["agents"] = state["agents"]
+    result["frameworks"] = state["frameworks"]
+    result["maintenance"] = maintenance(client)
+    if zookeeper:
+        url = zk_url or next((m["flags"].get("zk") for m in reachable if m["flags"].get("zk")), None)
+        zk, error = zk_leader(url, timeout=timeout)
+        result["zookeeper"]["leader"] = zk
+        result["zookeeper"]["error"] = error
+        if zk and leader:
+            result["zookeeper"]["agrees"] = leader in (
+                "%s:%s" % (zk.get("hostname"), zk.get("port")), "%s:%s" % (zk.get("ip"), zk.get("port")))
+    return result
