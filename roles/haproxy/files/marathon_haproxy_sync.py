@@ -1030,16 +1030,23 @@ class SyncDaemon:
         self.trigger.add(Invalidation(full=True))
         resp = self._response
         if resp is not None:
-            # close() alone does not wake a thread blocked reading the socket; shutdown does.
-            conn = getattr(resp.raw, "connection", None) or getattr(resp.raw, "_connection", None)
-            sock = getattr(conn, "sock", None)
+            # Closing the response from this thread would wait for the reader's buffer lock;
+            # shutting the socket down wakes the reader, which then closes it itself.
+            sock = _response_socket(resp)
             if sock is not None:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(Exception):
-                resp.close()
         for thread in self._threads:
             thread.join(timeout)
+
+
+def _response_socket(resp):
+    """The socket under a streamed requests response, or None (best effort: no public API)."""
+    conn = getattr(resp.raw, "connection", None) or getattr(resp.raw, "_connection", None)
+    if getattr(conn, "sock", None) is not None:
+        return conn.sock
+    fp = getattr(getattr(resp.raw, "_fp", None), "fp", None)
+    return getattr(getattr(fp, "raw", None), "_sock", None)
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,9 +30,7 @@ def test_only_running_tasks_serve(make_config):
     ]
     _cfg, services, rejected = build(make_config, apps)
     assert rejected == []
-    assert [(s.service_port, s.servers) for s in services] == [
-        (10000, [("127.0.0.1", 31000), ("127.0.0.1", 31004)])
-    ]
+    assert [(s.service_port, s.servers) for s in services] == [(10000, [("127.0.0.1", 31000), ("127.0.0.1", 31004)])]
 
 
 def test_with_health_checks_only_healthy_tasks_serve(make_config):
