@@ -11,7 +11,7 @@ version_added: 0.1.0
 description:
   - V(scheduled) puts the machines in a maintenance window; Mesos then drains them (frameworks
     get inverse offers) but they keep running.
-  - V(down) starts maintenance: the agents on the machines are shut down and may not register
+  - V(down) starts maintenance; the agents on the machines are shut down and may not register
     until the machines are up again. Machines not yet scheduled are scheduled first, as Mesos
     requires.
   - V(up) ends maintenance, or cancels it for machines only scheduled, and removes them from
