@@ -707,7 +707,8 @@ class HttpApp:
     def add(self, methods: str | Iterable[str], pattern: str, func: Handler) -> None:
         self.route(methods, pattern)(func)
 
-    def dispatch(self, request: Request) -> Response:
+    def dispatch(self, request: Request, use_not_found: bool = True) -> Response | None:
+        """Route ``request``; with ``use_not_found=False`` an unknown path gives None."""
         allowed: list[str] = []
         for regex, methods, func in self._routes:
             match = regex.match(request.path)
@@ -729,6 +730,8 @@ class HttpApp:
                 405,
                 {"Allow": ", ".join(sorted(set(allowed)))},
             )
+        if not use_not_found:
+            return None
         try:
             return self.not_found(request)
         except HttpError as exc:
