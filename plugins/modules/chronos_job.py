@@ -19,7 +19,7 @@ description:
     C(/v1/scheduler/dependency) (dependent), sending the whole job, and removes with
     C(DELETE /v1/scheduler/job/{name}).
 author:
-  - mesosphere.cluster contributors
+  - mesosphere.cluster contributors (@mesosphere)
 extends_documentation_fragment:
   - mesosphere.cluster.chronos
   - mesosphere.cluster.connection

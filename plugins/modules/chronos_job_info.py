@@ -12,7 +12,7 @@ description:
   - Returns one job or every job as Chronos has it, with its run counters, and which Chronos
     instance leads.
 author:
-  - mesosphere.cluster contributors
+  - mesosphere.cluster contributors (@mesosphere)
 extends_documentation_fragment:
   - mesosphere.cluster.chronos
   - mesosphere.cluster.connection

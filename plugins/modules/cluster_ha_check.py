@@ -30,7 +30,7 @@ description:
     O(wait_timeout) it looks again until every check passes or the time is up, for example
     after a leader was killed and the others are electing a new one.
 author:
-  - mesosphere.cluster contributors
+  - mesosphere.cluster contributors (@mesosphere)
 extends_documentation_fragment:
   - mesosphere.cluster.mesos
   - mesosphere.cluster.marathon

@@ -18,7 +18,7 @@ description:
     current value in Marathon; set them explicitly to change them.
   - Waits for the deployment to finish and reports the app's tasks.
 author:
-  - mesosphere.cluster contributors
+  - mesosphere.cluster contributors (@mesosphere)
 extends_documentation_fragment:
   - mesosphere.cluster.marathon
   - mesosphere.cluster.connection

@@ -12,7 +12,7 @@ description:
   - Returns one app or all apps as Marathon has them, with their tasks and running deployments,
     and which Marathon instance leads.
 author:
-  - mesosphere.cluster contributors
+  - mesosphere.cluster contributors (@mesosphere)
 extends_documentation_fragment:
   - mesosphere.cluster.marathon
   - mesosphere.cluster.connection

@@ -18,7 +18,7 @@ description:
   - A master that cannot be reached is reported, not an error; the module fails only when no
     master answers at all.
 author:
-  - mesosphere.cluster contributors
+  - mesosphere.cluster contributors (@mesosphere)
 extends_documentation_fragment:
   - mesosphere.cluster.mesos
   - mesosphere.cluster.connection

@@ -21,7 +21,7 @@ description:
     windows of the given machines, so other machines' windows are kept.
   - Returns every machine's mode and the schedule after the change.
 author:
-  - mesosphere.cluster contributors
+  - mesosphere.cluster contributors (@mesosphere)
 extends_documentation_fragment:
   - mesosphere.cluster.mesos
   - mesosphere.cluster.connection
