@@ -1,0 +1,206 @@
+"""A real HAProxy in master-worker mode (as Debian's unit runs it, with the listening sockets
+handed over through the stats socket) serves every request while the sync program rewrites
+its configuration and reloads it, and while a backend task vanishes before the sync has
+noticed. Everything binds to 127.0.0.1 on free ports; loads are bounded."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from haproxy_sync_helpers import HAPROXY, app, free_port, requires_haproxy, sync, task
+
+pytestmark = requires_haproxy
+
+
+class Backend:
+    """An app task: answers every GET with its own name."""
+
+    def __init__(self, name):
+        body = name.encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Load:
+    """Sequential GETs, each on a new connection, until stopped or `limit` is reached."""
+
+    def __init__(self, url, limit=3000):
+        self.url = url
+        self.limit = limit
+        self.sent = 0
+        self.failed = []
+        self.seen = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set() and self.sent < self.limit:
+            self.sent += 1
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as resp:
+                    body = resp.read().decode()
+                    self.seen[body] = self.seen.get(body, 0) + 1
+            except Exception as exc:  # noqa: BLE001 - every failure counts
+                self.failed.append(repr(exc))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(30)
+        print(f"requests sent: {self.sent}, failed: {len(self.failed)}")
+
+
+@pytest.fixture
+def haproxy_mw(make_config, tmp_path):
+    """HAProxy master-worker with the role's essentials: expose-fd listeners, redispatch."""
+    stats_port = free_port()
+    base = tmp_path / "base-mw.cfg"
+    base.write_text(
+        f"""global
+    log stderr local0 err
+    stats socket {tmp_path}/admin.sock mode 600 level admin expose-fd listeners
+    pidfile {tmp_path}/haproxy.pid
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+    retries 3
+    option redispatch
+    default-server init-addr last,libc,none
+listen stats
+    bind 127.0.0.1:{stats_port}
+    mode http
+    monitor-uri /_haproxy_health_check
+"""
+    )
+    dynamic = tmp_path / "marathon.cfg"
+    dynamic.write_text("# empty until the first sync\n")
+    proc = subprocess.Popen(
+        [HAPROXY, "-W", "-f", str(base), "-f", str(dynamic), "-S", f"{tmp_path}/master.sock"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{stats_port}/_haproxy_health_check", timeout=1).read()
+            break
+        except OSError:
+            time.sleep(0.05)
+    reload_cmd = ["/bin/kill", "-USR2", str(proc.pid)]
+    cfg = make_config(
+        base_configs=[str(base)],
+        dynamic_config=str(dynamic),
+        reload_command=reload_cmd,
+        stats_port=stats_port,
+        bind_address="127.0.0.1",
+        server_options="check inter 500ms fall 1 rise 1",
+    )
+    yield cfg, proc
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def wait_serving(url, expected, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.read().decode() in expected:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{url} did not serve {expected} within {timeout}s")
+
+
+class StaticClient:
+    def __init__(self, apps):
+        self.apps = {a["id"]: a for a in apps}
+
+    def get_apps(self):
+        return list(self.apps.values())
+
+    def get_app(self, app_id):
+        return self.apps[app_id]
+
+
+def test_reloads_drop_no_request(haproxy_mw):
+    cfg, proc = haproxy_mw
+    backends = [Backend(f"task{i}") for i in range(3)]
+    service_port = free_port()
+    url = f"http://127.0.0.1:{service_port}/"
+    web = app("/web", service_port, [task(port=backends[0].port)], labels={"HAPROXY_0_MODE": "http"})
+    client = StaticClient([web])
+    syncer = sync.Syncer(cfg, client, sync.HAProxy(cfg))
+    try:
+        assert syncer.full_sync() is True
+        wait_serving(url, {"task0"})
+        with Load(url) as load:
+            for i in range(1, 7):  # grow and shrink the backend, one reload each time
+                web["tasks"] = [task(port=b.port) for b in backends[: 1 + (i % 3)]]
+                assert syncer.full_sync() is True
+                time.sleep(0.3)
+        assert load.sent > 50
+        assert load.failed == [], load.failed[:5]
+        assert proc.poll() is None
+    finally:
+        for b in backends:
+            b.close()
+
+
+def test_task_gone_before_the_sync_notices_costs_no_request(haproxy_mw):
+    cfg, _proc = haproxy_mw
+    a, b = Backend("a"), Backend("b")
+    service_port = free_port()
+    url = f"http://127.0.0.1:{service_port}/"
+    web = app("/web", service_port, [task(port=a.port), task(port=b.port)], labels={"HAPROXY_0_MODE": "http"})
+    syncer = sync.Syncer(cfg, StaticClient([web]), sync.HAProxy(cfg))
+    try:
+        syncer.full_sync()
+        wait_serving(url, {"a"})
+        wait_serving(url, {"b"})
+        with Load(url) as load:
+            time.sleep(0.5)
+            b.close()  # the task is killed; Marathon's event has not arrived yet
+            time.sleep(1.0)
+            web["tasks"] = [task(port=a.port)]
+            syncer.full_sync()
+            time.sleep(0.5)
+        assert load.failed == [], load.failed[:5]
+        assert load.seen.get("b", 0) > 0 and load.seen.get("a", 0) > 0
+    finally:
+        a.close()
