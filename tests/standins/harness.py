@@ -254,10 +254,13 @@ class StandinProcess:
     def _port_from_args(args: list[str]) -> int | None:
         for i, arg in enumerate(args):
             for name in ("--port", "--http_port"):
+                value = None
                 if arg.startswith(name + "="):
-                    return int(arg.split("=", 1)[1])
-                if arg == name and i + 1 < len(args):
-                    return int(args[i + 1])
+                    value = arg.split("=", 1)[1]
+                elif arg == name and i + 1 < len(args):
+                    value = args[i + 1]
+                if value is not None and value.isdigit():
+                    return int(value)
         return None
 
     def command(self) -> list[str]:

@@ -1,10 +1,70 @@
 """Contract tests of the stand-ins: make the package, the harness and the fixtures importable."""
 
+import itertools
 import sys
 from pathlib import Path
+
+import pytest
 
 STANDINS = Path(__file__).resolve().parent.parent
 if str(STANDINS) not in sys.path:
     sys.path.insert(0, str(STANDINS))
 
-from fixtures import standin_cluster, standin_tmpdir, zk_ensemble  # noqa: E402,F401
+from fixtures import (  # noqa: E402,F401
+    standin_cluster,
+    standin_tmpdir,
+    start_mesos_agent,
+    start_mesos_master,
+    zk_ensemble,
+)
+
+_paths = itertools.count(1)
+
+
+class MesosFactory:
+    """Masters and agents of a private Mesos cluster on the session ZooKeeper
+    (own znode path per test), killed at the end of the test."""
+
+    def __init__(self, zk, tmpdir: Path):
+        self.zk = zk
+        self.tmpdir = tmpdir
+        self.path = f"/mesos-test-{next(_paths)}"
+        self.procs = []
+        self._n = itertools.count(1)
+
+    @property
+    def zk_url(self) -> str:
+        return self.zk.url(self.path)
+
+    def master(self, quorum: int = 1, extra_args=None, wait: bool = True, env=None):
+        n = next(self._n)
+        proc = start_mesos_master(self.zk_url, self.tmpdir / f"master{n}" / "work", quorum=quorum,
+                                  extra_args=extra_args, env=env, name=f"master{n}")
+        self.procs.append(proc)
+        if wait:
+            proc.wait_http("/master/health", timeout=30)
+        return proc
+
+    def agent(self, extra_args=None, wait: bool = True, ports: str | None = None, env=None,
+              module: str = "mesos_agent", workdir: Path | None = None):
+        n = next(self._n)
+        proc = start_mesos_agent(self.zk_url, workdir or (self.tmpdir / f"agent{n}" / "work"), ports_range=ports,
+                                 extra_args=extra_args, env=env, name=f"agent{n}", module=module)
+        self.procs.append(proc)
+        if wait:
+            proc.wait_http("/health", timeout=30)
+        return proc
+
+    def close(self):
+        for proc in reversed(self.procs):
+            try:
+                proc.kill()
+            except Exception:
+                pass
+
+
+@pytest.fixture
+def mesos_factory(zk_ensemble, tmp_path):
+    factory = MesosFactory(zk_ensemble, tmp_path)
+    yield factory
+    factory.close()
