@@ -188,6 +188,58 @@ CLUSTER_LAUNCHERS.append(launch_mesos)
 # to CLUSTER_LAUNCHERS here, e.g. CLUSTER_LAUNCHERS.append(launch_marathon).
 # ---------------------------------------------------------------------------
 
+MARATHON_ZK_PATH = "/marathon"
+CHRONOS_ZK_PATH = "/chronos/state"
+FRAMEWORK_ENV = {"STANDIN_TICK_SECONDS": "0.3"}  # scheduler loop period of the stand-ins
+
+
+def start_marathon(cluster: StandinCluster, name: str, *, port: int | None = None, zk_path: str = MARATHON_ZK_PATH,
+                   extra_args: list[str] | None = None, env: dict | None = None) -> StandinProcess:
+    port = port or free_port()
+    args = [
+        f"--master={cluster.mesos_zk}",
+        f"--zk={cluster.zk.url(zk_path)}",
+        "--hostname=127.0.0.1",
+        "--http_address=127.0.0.1",
+        f"--http_port={port}",
+        "--zk_session_timeout=3000",
+        *(extra_args or []),
+    ]
+    return StandinProcess("marathon", args, {**FRAMEWORK_ENV, **(env or {})}, port=port,
+                          log_path=cluster.tmpdir / f"{name}.log")
+
+
+def start_chronos(cluster: StandinCluster, name: str, *, port: int | None = None, zk_path: str = CHRONOS_ZK_PATH,
+                  extra_args: list[str] | None = None, env: dict | None = None) -> StandinProcess:
+    port = port or free_port()
+    args = [
+        f"--master={cluster.mesos_zk}",
+        f"--zk_hosts={cluster.zk.hosts}",
+        f"--zk_path={zk_path}",
+        "--hostname=127.0.0.1",
+        "--http_address=127.0.0.1",
+        f"--http_port={port}",
+        "--zk_timeout=3000",
+        *(extra_args or []),
+    ]
+    return StandinProcess("chronos", args, {**FRAMEWORK_ENV, **(env or {})}, port=port,
+                          log_path=cluster.tmpdir / f"{name}.log")
+
+
+def launch_frameworks(cluster: StandinCluster, marathons: int = 3, chronos: int = 3) -> None:
+    for i in range(marathons):
+        cluster.marathons.append(start_marathon(cluster, f"marathon{i + 1}"))
+    for i in range(chronos):
+        cluster.chronos.append(start_chronos(cluster, f"chronos{i + 1}"))
+    # /ping on a standby is proxied to the leader: 200 everywhere means a leader serves
+    for proc in cluster.marathons:
+        proc.wait_http("/ping", timeout=30, statuses=(200,))
+    for proc in cluster.chronos:
+        proc.wait_http("/v1/scheduler/jobs", timeout=30, statuses=(200,))
+
+
+CLUSTER_LAUNCHERS.append(launch_frameworks)
+
 
 # ---------------------------------------------------------------------------
 # The cluster fixture
