@@ -121,7 +121,7 @@ def start_mesos_master(zk_url: str, workdir: Path, *, quorum: int = 2, port: int
 
 def start_mesos_agent(zk_url: str, workdir: Path, *, port: int | None = None, ports_range: str | None = None,
                       extra_args: list[str] | None = None, env: dict | None = None, name: str = "agent",
-                      module: str = "mesos_agent") -> StandinProcess:
+                      module: str = "mesos_agent", hostname: str = "127.0.0.1") -> StandinProcess:
     port = port or free_port()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -129,7 +129,7 @@ def start_mesos_agent(zk_url: str, workdir: Path, *, port: int | None = None, po
     args = [
         "--ip=127.0.0.1",
         f"--port={port}",
-        "--hostname=127.0.0.1",
+        f"--hostname={hostname}",
         f"--master={zk_url}",
         f"--work_dir={workdir}",
         f"--zk_session_timeout={ZK_SESSION_TIMEOUT}",
