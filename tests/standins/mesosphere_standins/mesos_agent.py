@@ -236,9 +236,7 @@ def compatible(old: dict, new: dict, policy: str) -> list[str]:
         for key, value in old_attr.items():
             if key not in new_attr or new_attr[key] != value:
                 problems.append(f"attribute '{key}' was removed or changed")
-    for key in ("hostname", "port"):
-        if old.get(key) is not None and old.get(key) != new.get(key) and policy == "equal":
-            problems.append(f"{key} changed from '{old.get(key)}' to '{new.get(key)}'")
+    # hostname and port changes are refused by the master, not here (agent.md --reconfiguration_policy)
     return problems
 
 

@@ -436,6 +436,13 @@ class Master:
             agent_id = info.get("id")
             rereg = bool(agent_id) and (agent_id in self.agents or agent_id in self.recovered_agents
                                         or agent_id in self.unreachable_agents)
+            known = self.agents.get(agent_id) or {}
+            old = known.get("info") or self.recovered_agents.get(agent_id) or {}
+            for key in ("hostname", "port"):
+                if rereg and old.get(key) is not None and old.get(key) != info.get(key):
+                    # configuration/agent.md --reconfiguration_policy: the master refuses these changes
+                    raise c.HttpError(403, f"Agent {agent_id} attempted to re-register with a different {key} "
+                                           f"({old.get(key)} -> {info.get(key)})")
             if not agent_id:
                 self.agent_seq += 1
                 agent_id = f"{self.id}-S{self.agent_seq - 1}"

@@ -46,11 +46,12 @@ class MesosFactory:
         return proc
 
     def agent(self, extra_args=None, wait: bool = True, ports: str | None = None, env=None,
-              module: str = "mesos_agent", workdir: Path | None = None, hostname: str = "127.0.0.1"):
+              module: str = "mesos_agent", workdir: Path | None = None, hostname: str = "127.0.0.1",
+              port: int | None = None):
         n = next(self._n)
         proc = start_mesos_agent(self.zk_url, workdir or (self.tmpdir / f"agent{n}" / "work"), ports_range=ports,
                                  extra_args=extra_args, env=env, name=f"agent{n}", module=module,
-                                 hostname=hostname)
+                                 hostname=hostname, port=port)
         self.procs.append(proc)
         if wait:
             proc.wait_http("/health", timeout=30)

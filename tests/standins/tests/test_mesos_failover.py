@@ -1,0 +1,178 @@
+"""Leader election, failover, replicated-log quorum, ZooKeeper session loss and
+agent failure detection of the Mesos stand-ins (reference README notes 2 and 5,
+high-availability.md, configuration/master.md --quorum, --agent_ping_timeout,
+--max_agent_ping_timeouts; the masters run with --zk_session_timeout=3secs)."""
+
+import time
+from pathlib import Path
+
+from harness import ZooKeeperEnsemble
+from mesosphere_standins._common import http_request, wait_until
+
+SESSION_TIMEOUT = 3.0
+
+
+def get(proc, path):
+    return http_request("GET", proc.url(path))
+
+
+def elected(proc):
+    try:
+        return get(proc, "/metrics/snapshot").json()["master/elected"] == 1.0
+    except OSError:
+        return False
+
+
+def serving_leader(masters):
+    for proc in masters:
+        if proc.alive() and elected(proc):
+            try:
+                if get(proc, "/master/state").status == 200:
+                    return proc
+            except OSError:
+                pass
+    return None
+
+
+def slaves(proc):
+    return {s["id"]: s for s in get(proc, "/master/slaves").json()["slaves"]}
+
+
+def scheduler(proc, body):
+    return http_request("POST", proc.url("/api/v1/scheduler"), body)
+
+
+def launch(leader, fid, agent_id, task_id, command="sleep 300"):
+    ti = {"name": task_id, "task_id": {"value": task_id}, "agent_id": {"value": agent_id},
+          "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}}],
+          "command": {"value": command}}
+    result = scheduler(leader, {"type": "ACCEPT", "framework_id": {"value": fid}, "accept": {"operations": [
+        {"type": "LAUNCH", "launch": {"task_infos": [ti]}}]}})
+    assert result.status == 202, result.text
+
+
+def tasks(proc):
+    return {t["id"]: t for t in get(proc, "/master/tasks").json()["tasks"]}
+
+
+def test_leader_failover_keeps_agents_tasks_and_frameworks(mesos_factory):
+    masters = [mesos_factory.master(quorum=2, wait=False) for _ in range(3)]
+    for proc in masters:
+        proc.wait_http("/master/health")
+    agents = [mesos_factory.agent(ports="[31400-31409]"), mesos_factory.agent(ports="[31410-31419]")]
+    leader = wait_until(lambda: serving_leader(masters), 30)
+    assert leader
+    assert sum(1 for m in masters if elected(m)) == 1
+    assert wait_until(lambda: len(slaves(leader)) == 2, 20)
+    before = slaves(leader)
+    sub = {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"name": "failover-test", "user": "root",
+                                                                 "failover_timeout": 600}}}
+    fid = scheduler(leader, sub).json()["subscribed"]["framework_id"]["value"]
+    agent_id = next(iter(before))
+    launch(leader, fid, agent_id, "survivor")
+    assert wait_until(lambda: tasks(leader).get("survivor", {}).get("state") == "TASK_RUNNING", 20)
+
+    leader.kill()
+    started = time.monotonic()
+    standbys = [m for m in masters if m is not leader]
+    new_leader = wait_until(lambda: serving_leader(standbys), SESSION_TIMEOUT + 10, interval=0.1)
+    took = time.monotonic() - started
+    assert new_leader, standbys[0].log_tail()
+    assert took < SESSION_TIMEOUT + 5, took
+    # the other standby now redirects to the new leader
+    other = next(m for m in standbys if m is not new_leader)
+    result = get(other, "/master/state")
+    assert result.status == 307 and result.headers["location"] == f"//127.0.0.1:{new_leader.port}/master/state"
+    # agents re-register with their ids; the running task is still known
+    assert wait_until(lambda: set(slaves(new_leader)) == set(before), 20), slaves(new_leader)
+    assert tasks(new_leader)["survivor"]["state"] == "TASK_RUNNING"
+    snap = get(new_leader, "/metrics/snapshot").json()
+    assert snap["master/slave_reregistrations"] >= 2
+    # the framework re-subscribes with its id and can kill its task
+    sub["subscribe"]["framework_info"]["id"] = {"value": fid}
+    assert scheduler(new_leader, sub).json()["subscribed"]["framework_id"]["value"] == fid
+    fw = next(f for f in get(new_leader, "/master/frameworks").json()["frameworks"] if f["id"] == fid)
+    assert fw["name"] == "failover-test" and fw["active"] is True
+    assert {t["id"] for t in fw["tasks"]} == {"survivor"}
+    assert scheduler(new_leader, {"type": "KILL", "framework_id": {"value": fid},
+                                  "kill": {"task_id": {"value": "survivor"}}}).status == 202
+    assert wait_until(lambda: tasks(new_leader)["survivor"]["state"] == "TASK_KILLED", 20)
+    for agent in agents:
+        assert agent.alive()
+
+
+def test_no_quorum_no_serving_leader(mesos_factory):
+    """--quorum=2 with one master: it wins the election but cannot recover the
+    registry, so it does not serve (503) and agents cannot register."""
+    first = mesos_factory.master(quorum=2)
+    agent = mesos_factory.agent(ports="[31420-31429]")
+    assert wait_until(lambda: elected(first), 15)
+    time.sleep(1.0)
+    snap = get(first, "/metrics/snapshot").json()
+    assert snap["master/elected"] == 1.0
+    assert snap["registrar/log/recovered"] == 0.0
+    assert snap["registrar/log/ensemble_size"] == 1.0
+    result = get(first, "/master/state")
+    assert result.status == 503
+    assert get(first, "/master/slaves").status == 503
+    assert get(first, "/master/health").status == 200
+    assert get(agent, "/metrics/snapshot").json()["slave/registered"] == 0.0
+    # a second replica makes the quorum: the elected master recovers and serves
+    second = mesos_factory.master(quorum=2)
+    assert wait_until(lambda: get(first, "/master/state").status == 200, 15)
+    assert get(first, "/metrics/snapshot").json()["registrar/log/recovered"] == 1.0
+    assert get(second, "/master/state").status == 307
+    assert wait_until(lambda: len(slaves(first)) == 1, 20)
+
+
+def test_registry_fetch_timeout_exits(mesos_factory):
+    proc = mesos_factory.master(quorum=2, extra_args=["--registry_fetch_timeout=2secs"])
+    assert wait_until(lambda: proc.returncode() is not None, 15)
+    assert proc.returncode() != 0
+    assert "Recovery failed" in proc.log_text()
+
+
+def test_session_loss_ends_leadership_with_nonzero_exit(tmp_path):
+    from fixtures import start_mesos_master
+
+    zk = ZooKeeperEnsemble(1, tmp_path / "zk")
+    master = None
+    try:
+        master = start_mesos_master(zk.url("/mesos"), tmp_path / "m" / "work", quorum=1)
+        master.wait_http("/master/health")
+        assert wait_until(lambda: elected(master), 15)
+        zk.stop(0)
+        started = time.monotonic()
+        assert wait_until(lambda: master.returncode() is not None, SESSION_TIMEOUT * 3 + 5)
+        assert master.returncode() != 0
+        assert time.monotonic() - started < SESSION_TIMEOUT * 3 + 5
+        assert "committing suicide" in master.log_text()
+    finally:
+        if master:
+            master.kill()
+        zk.close()
+
+
+def test_dead_agent_is_marked_unreachable_and_its_tasks_lost(mesos_factory):
+    """--agent_ping_timeout=1secs, --max_agent_ping_timeouts=3 (fixtures)."""
+    master = mesos_factory.master(quorum=1)
+    doomed = mesos_factory.agent(ports="[31430-31439]")
+    assert wait_until(lambda: len(slaves(master)) == 1 if get(master, "/master/state").status == 200 else 0, 20)
+    agent_id = next(iter(slaves(master)))
+    fid = scheduler(master, {"type": "SUBSCRIBE", "subscribe": {"framework_info": {
+        "name": "lost-test", "user": "root", "failover_timeout": 600}}}).json()["subscribed"]["framework_id"]["value"]
+    launch(master, fid, agent_id, "orphan")
+    assert wait_until(lambda: tasks(master).get("orphan", {}).get("state") == "TASK_RUNNING", 20)
+    doomed.kill()
+    started = time.monotonic()
+    assert wait_until(lambda: agent_id not in slaves(master), 15)
+    assert time.monotonic() - started < 10
+    assert tasks(master)["orphan"]["state"] == "TASK_LOST"
+    snap = get(master, "/metrics/snapshot").json()
+    assert snap["master/slaves_unreachable"] == 1.0 and snap["master/slaves_active"] == 0.0
+    assert get(master, "/master/state").json()["unreachable_slaves"] == 1
+    # a new agent process on the same work_dir comes back with the same id
+    workdir = next(a.split("=", 1)[1] for a in doomed.args if a.startswith("--work_dir="))
+    back = mesos_factory.agent(ports="[31430-31439]", workdir=Path(workdir), port=doomed.port)
+    assert wait_until(lambda: agent_id in slaves(master), 20), back.log_tail()
+    assert get(master, "/metrics/snapshot").json()["master/slaves_unreachable"] == 0.0
