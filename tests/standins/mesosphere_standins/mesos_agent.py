@@ -521,7 +521,7 @@ class Agent:
                 task = self.launch_queue.get(timeout=0.5)
             except queue.Empty:
                 continue
-            if task.kill_requested:
+            if task.kill_requested or self.down:
                 self.update(task, "TASK_KILLED", "Killed before it started")
                 continue
             command = task.info.get("command") or {}
@@ -545,6 +545,8 @@ class Agent:
                 continue
             self.update(task, "TASK_STARTING")
             self.update(task, "TASK_RUNNING")
+            if task.kill_requested or self.down:  # a kill that raced with the start
+                self.kill_task(task.id)
 
     def monitor_loop(self) -> None:
         while not self.stop_event.is_set():
@@ -572,6 +574,8 @@ class Agent:
         fw_id = body.get("framework_id")
         if not fw_id or not (ti.get("task_id") or {}).get("value"):
             raise c.HttpError(400, "framework_id and task_info.task_id are required")
+        # a launch may overtake the answer to our own registration: give it a moment
+        c.wait_until(lambda: not self.down, 3.0, 0.05)
         with self.lock:
             if self.down:
                 raise c.HttpError(409, "Agent is shutting down")
@@ -774,11 +778,10 @@ def build_app(a: Agent) -> c.HttpApp:
         with a.lock:
             a.down = True
             a.registered = False
-        a.kill_all(wait=5.0)
-        with a.lock:
             remove_checkpoint_link(a.flags.work_dir)
             a.id = None
             a.master_id = None
+        threading.Thread(target=a.kill_all, kwargs={"wait": 5.0}, daemon=True).start()
         return c.json_response({"ok": True}, 202)
 
     app.add("POST", "/_standin/ping", ping)
