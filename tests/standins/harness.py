@@ -12,6 +12,7 @@ is cleaned up by ``close()``/``kill()``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -130,7 +131,7 @@ class ZooKeeperEnsemble:
         if self.procs[i] is not None and self.procs[i].poll() is None:
             return
         folder = self._server_dir(i)
-        log = open(folder / "server.log", "ab")
+        log = open(folder / "server.log", "ab")  # noqa: SIM115 - kept open for the server's lifetime
         self._logs[i] = log
         cmd = [
             "java",
@@ -273,10 +274,10 @@ class StandinProcess:
         env.update(self.extra_env)
         return env
 
-    def start(self) -> "StandinProcess":
+    def start(self) -> StandinProcess:
         if self.proc is not None and self.proc.poll() is None:
             return self
-        log = open(self.log_path, "ab")
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed right after Popen
         try:
             self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, env=self.environment(), cwd=self.cwd,
@@ -303,10 +304,8 @@ class StandinProcess:
         try:
             os.killpg(self.proc.pid, sig)  # the stand-in and the tasks it started
         except (ProcessLookupError, PermissionError):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(sig)
-            except ProcessLookupError:
-                pass
 
     def kill(self, timeout: float = 10.0) -> int | None:
         """SIGKILL the process (and its process group, i.e. tasks an agent started)."""

@@ -28,9 +28,10 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 LOG = logging.getLogger("mesosphere_standins")
 
@@ -532,7 +533,7 @@ class MesosLeaderTracker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mesos-leader-tracker", daemon=True)
 
-    def start(self) -> "MesosLeaderTracker":
+    def start(self) -> MesosLeaderTracker:
         self._zk.start_async()
         self._thread.start()
         return self
@@ -1011,7 +1012,7 @@ class Resources:
         self.sets: dict[str, set[str]] = {k: set(v) for k, v in (sets or {}).items()}
 
     @classmethod
-    def parse(cls, text: str) -> "Resources":
+    def parse(cls, text: str) -> Resources:
         """``cpus:4;mem:2048;ports:[31000-32000];disks:{a,b}`` or a JSON list of Resource objects."""
         text = (text or "").strip()
         if text.startswith("["):
@@ -1041,7 +1042,7 @@ class Resources:
         return res
 
     @classmethod
-    def from_protobuf(cls, items: list) -> "Resources":
+    def from_protobuf(cls, items: list) -> Resources:
         res = cls()
         for item in items or []:
             name = item["name"]
@@ -1057,10 +1058,10 @@ class Resources:
                 raise ValueError(f"unknown resource type {kind}")
         return res
 
-    def copy(self) -> "Resources":
+    def copy(self) -> Resources:
         return Resources(self.scalars, self.ranges, self.sets)
 
-    def __add__(self, other: "Resources") -> "Resources":
+    def __add__(self, other: Resources) -> Resources:
         res = self.copy()
         for k, v in other.scalars.items():
             res.scalars[k] = round(res.scalars.get(k, 0.0) + v, 6)
@@ -1070,7 +1071,7 @@ class Resources:
             res.sets.setdefault(k, set()).update(v)
         return res
 
-    def __sub__(self, other: "Resources") -> "Resources":
+    def __sub__(self, other: Resources) -> Resources:
         res = self.copy()
         for k, v in other.scalars.items():
             res.scalars[k] = round(res.scalars.get(k, 0.0) - v, 6)
@@ -1080,19 +1081,16 @@ class Resources:
             res.sets[k] = res.sets.get(k, set()) - set(v)
         return res
 
-    def contains(self, other: "Resources") -> bool:
+    def contains(self, other: Resources) -> bool:
         for k, v in other.scalars.items():
             if self.scalars.get(k, 0.0) + 1e-9 < v:
                 return False
         for k, v in other.ranges.items():
             if not ranges_contain(self.ranges.get(k, []), v):
                 return False
-        for k, v in other.sets.items():
-            if not set(v) <= self.sets.get(k, set()):
-                return False
-        return True
+        return all(set(v) <= self.sets.get(k, set()) for k, v in other.sets.items())
 
-    def missing(self, other: "Resources") -> list[str]:
+    def missing(self, other: Resources) -> list[str]:
         """Names of the resources in ``other`` that do not fit into self."""
         out = []
         for k, v in other.scalars.items():

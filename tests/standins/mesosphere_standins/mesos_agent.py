@@ -18,12 +18,12 @@ agent's ``/_standin/{ping,launch,kill,shutdown_framework,shutdown}``.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
 import os
 import queue
-import shutil
 import signal
 import socket
 import subprocess
@@ -34,7 +34,7 @@ import uuid
 from typing import Any
 
 from . import _common as c
-from .mesos_master import BUILD_TIME, VERSION, TERMINAL_STATES, default_ip, flag_specs
+from .mesos_master import BUILD_TIME, TERMINAL_STATES, VERSION, default_ip, flag_specs
 
 LOG = logging.getLogger("mesos-agent")
 READONLY_REALM = "mesos-agent-readonly"
@@ -204,19 +204,15 @@ def write_checkpoint(work_dir: str, info: dict) -> None:
     os.replace(tmp, os.path.join(folder, "slave.info"))
     latest = os.path.join(meta_dir(work_dir), "latest")
     tmp_link = latest + ".tmp"
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(tmp_link)
-    except FileNotFoundError:
-        pass
     os.symlink(info["id"], tmp_link)
     os.replace(tmp_link, latest)
 
 
 def remove_checkpoint_link(work_dir: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(os.path.join(meta_dir(work_dir), "latest"))
-    except FileNotFoundError:
-        pass
 
 
 def compatible(old: dict, new: dict, policy: str) -> list[str]:
@@ -445,10 +441,8 @@ class Agent:
     def status_loop(self) -> None:
         pending: list[tuple[Task, dict]] = []
         while not self.stop_event.is_set():
-            try:
+            with contextlib.suppress(queue.Empty):
                 pending.append(self.status_queue.get(timeout=0.5))
-            except queue.Empty:
-                pass
             while pending and not self.stop_event.is_set():
                 task, status = pending[0]
                 url = self.leader_url()
@@ -531,8 +525,8 @@ class Agent:
                     argv = ["sh", "-c", command.get("value", "")]
                 else:
                     argv = [command.get("value", "")] + list(command.get("arguments") or [])[1:]
-                stdout = open(os.path.join(task.sandbox, "stdout"), "ab")
-                stderr = open(os.path.join(task.sandbox, "stderr"), "ab")
+                stdout = open(os.path.join(task.sandbox, "stdout"), "ab")  # noqa: SIM115
+                stderr = open(os.path.join(task.sandbox, "stderr"), "ab")  # noqa: SIM115
                 try:
                     task.proc = subprocess.Popen(argv, cwd=task.sandbox, env=self.task_environment(task),
                                                  stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
@@ -541,7 +535,8 @@ class Agent:
                     stdout.close()
                     stderr.close()
             except OSError as exc:
-                self.update(task, "TASK_FAILED", f"Failed to launch the command: {exc}", "REASON_EXECUTOR_TERMINATED")
+                self.update(task, "TASK_FAILED", f"Failed to launch the command: {exc}",
+                            "REASON_EXECUTOR_TERMINATED")
                 continue
             self.update(task, "TASK_STARTING")
             self.update(task, "TASK_RUNNING")
@@ -557,8 +552,8 @@ class Agent:
                 if rc is None:
                     continue
                 if task.kill_requested:
-                    self.update(task, "TASK_KILLED", f"Command terminated with signal {signal.Signals(-rc).name}" if rc < 0 else
-                                f"Command exited with status {rc}")
+                    how = f"signal {signal.Signals(-rc).name}" if rc < 0 else f"status {rc}"
+                    self.update(task, "TASK_KILLED", f"Command terminated with {how}")
                 elif rc == 0:
                     self.update(task, "TASK_FINISHED", "Command exited with status 0")
                 elif rc < 0:
@@ -610,10 +605,8 @@ class Agent:
             deadline = time.monotonic() + grace
             while time.monotonic() < deadline and task.proc.poll() is None:
                 time.sleep(0.05)
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(task.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
         threading.Thread(target=killer, daemon=True).start()
 

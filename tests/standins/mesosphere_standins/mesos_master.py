@@ -23,6 +23,7 @@ replicated log on disk; master <-> agent messages are HTTP calls under
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -289,7 +290,7 @@ class Master:
         data = json.dumps(self.master_info()).encode("utf-8")
         created = self.zk.create(f"{path.rstrip('/')}/{c.MASTER_INFO_PREFIX}", data, ephemeral=True, sequence=True)
         self.my_znode = created.rsplit("/", 1)[1]
-        replica = f"log-replica(1)@{self.d['ip']}:{self.d['port']}".encode("utf-8")
+        replica = f"log-replica(1)@{self.d['ip']}:{self.d['port']}".encode()
         created = self.zk.create(f"{path.rstrip('/')}/{REPLICAS_ZNODE}/", replica, ephemeral=True, sequence=True)
         self.my_replica = created.rsplit("/", 1)[1]
         LOG.info("contending for leadership as %s/%s", path, self.my_znode)
@@ -316,10 +317,8 @@ class Master:
                             break
                         except Exception:
                             continue
-                    try:
+                    with contextlib.suppress(Exception):
                         self.replicas_seen = len(self.zk.get_children(f"{path}/{REPLICAS_ZNODE}"))
-                    except Exception:
-                        pass
                     if leader is not None:
                         if self.leader_info is None or leader[1].get("id") != self.leader_info.get("id"):
                             LOG.info("the leading master is %s (%s)", leader[1].get("pid"), leader[0])

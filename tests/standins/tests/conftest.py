@@ -1,5 +1,6 @@
 """Contract tests of the stand-ins: make the package, the harness and the fixtures importable."""
 
+import contextlib
 import itertools
 import sys
 from pathlib import Path
@@ -59,14 +60,12 @@ class MesosFactory:
 
     def close(self):
         for proc in reversed(self.procs):
-            try:
+            with contextlib.suppress(Exception):
                 proc.kill()
-            except Exception:
-                pass
 
 
 @pytest.fixture
-def mesos_factory(zk_ensemble, tmp_path):
+def mesos_factory(zk_ensemble, tmp_path):  # noqa: F811 - the imported fixture
     factory = MesosFactory(zk_ensemble, tmp_path)
     yield factory
     factory.close()

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from harness import StandinProcess, free_port
+
 from mesosphere_standins._common import http_request, wait_until
 
 GOOD = ("ops", "s3cret")

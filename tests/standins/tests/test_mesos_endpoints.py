@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import MesosFactory
+
 from mesosphere_standins._common import http_request, wait_until
 
 LEADER_ONLY = [

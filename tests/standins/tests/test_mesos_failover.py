@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from harness import ZooKeeperEnsemble
+
 from mesosphere_standins._common import http_request, wait_until
 
 SESSION_TIMEOUT = 3.0

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from harness import StandinProcess, free_port, run_standin
+
 from mesosphere_standins import _common as c
 from mesosphere_standins.mesos_agent import write_checkpoint
 

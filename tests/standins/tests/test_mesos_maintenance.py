@@ -5,6 +5,7 @@ agent's behaviour when its machine goes DOWN."""
 import time
 
 import pytest
+
 from mesosphere_standins._common import http_request, wait_until
 
 A = {"hostname": "agent-a.example", "ip": "127.0.0.1"}
