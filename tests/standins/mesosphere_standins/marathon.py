@@ -1711,10 +1711,14 @@ class Marathon:
             for i in to_kill:
                 self._request_kill(i, "replaced by a new version")
             old = [i for i in old if not i.get("_killing")]
-            room = max_cap - (len(old) + len(new))
-            if room <= 0 and len(new) < target and not to_kill and old:
-                # min capacity == max capacity: free one slot, as Marathon does to
-                # avoid a deadlock during upgrades
+            # instances being killed still hold capacity until Mesos confirms their end
+            dying = sum(1 for i in self.instances.values()
+                        if i["appId"] == app_id and i.get("_killing"))
+            room = max_cap - (len(old) + len(new) + dying)
+            if room <= 0 and min_healthy >= max_cap and len(new) < target and not to_kill \
+                    and old and not dying and healthy_new == len(new):
+                # minimum health capacity == maximum capacity: free one slot, as Marathon
+                # does, or the upgrade could never start
                 self._request_kill(self._kill_order(app, old)[0], "making room for upgrade")
                 room = 0
             launches = min(room, target - len(new))

@@ -101,7 +101,8 @@ def test_invalid_json_is_400(cluster):
     assert reply.json["message"] == "Invalid JSON"
     reply = call(leader, "POST", "/v2/apps", {"id": 5, "cmd": "true"})
     assert reply.status == 400
-    assert reply.json == {"message": "Invalid JSON", "details": [{"path": "/id", "errors": ["error.expected.jsstring"]}]}
+    assert reply.json == {"message": "Invalid JSON",
+                          "details": [{"path": "/id", "errors": ["error.expected.jsstring"]}]}
 
 
 def test_validation_errors_are_422_with_details(cluster):

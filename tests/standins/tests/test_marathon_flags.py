@@ -16,7 +16,8 @@ INVALID_FLAG = 112  # exit-codes.md: InvalidCommandLineFlag
     [
         ([], {}, "Required option 'master' not found"),
         (["--master=zk://127.0.0.1:2181/mesos", "--no_such_flag=1"], {}, "Unknown option 'no_such_flag'"),
-        (["--master=zk://127.0.0.1:2181/mesos", "--zk_session_timeout=abc"], {}, "Bad arguments for option 'zk_session_timeout'"),
+        (["--master=zk://127.0.0.1:2181/mesos", "--zk_session_timeout=abc"], {},
+         "Bad arguments for option 'zk_session_timeout'"),
         (["--master=zk://127.0.0.1:2181/mesos", "--zk=127.0.0.1:2181/marathon"], {}, "zk://"),
         (["--master=zk://127.0.0.1:2181/mesos"], {"MARATHON_MASTER": "zk://127.0.0.1:2181/mesos"},
          "both as the environment variable MARATHON_MASTER"),
