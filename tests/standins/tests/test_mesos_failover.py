@@ -82,8 +82,9 @@ def test_leader_failover_keeps_agents_tasks_and_frameworks(mesos_factory):
     assert took < SESSION_TIMEOUT + 5, took
     # the other standby now redirects to the new leader
     other = next(m for m in standbys if m is not new_leader)
-    result = get(other, "/master/state")
-    assert result.status == 307 and result.headers["location"] == f"//127.0.0.1:{new_leader.port}/master/state"
+    wanted = f"//127.0.0.1:{new_leader.port}/master/state"
+    assert wait_until(lambda: get(other, "/master/state").headers.get("location") == wanted, 2)
+    assert get(other, "/master/state").status == 307
     # agents re-register with their ids; the running task is still known
     assert wait_until(lambda: set(slaves(new_leader)) == set(before), 20), slaves(new_leader)
     assert tasks(new_leader)["survivor"]["state"] == "TASK_RUNNING"
