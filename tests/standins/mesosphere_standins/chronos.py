@@ -302,7 +302,7 @@ class Chronos:
         return jobs
 
     def _save(self, job):
-        fw.ensure_node(self.zk, f"{self.path}/J_{job['name']}", json.dumps(job).encode())
+        fw.ensure_node(self.zk, f"{self.path}/J_{job['name']}", json.dumps(_public(job)).encode())
 
     def _delete(self, name):
         with contextlib.suppress(NoNodeError):
@@ -341,7 +341,7 @@ class Chronos:
 
     def h_jobs(self, req):
         with self.lock:
-            return json_response(200, [self.jobs[n] for n in sorted(self.jobs)])
+            return json_response(200, [_public(self.jobs[n]) for n in sorted(self.jobs)])
 
     def h_search(self, req):
         name, command, anyterm = (req.arg(k) for k in ("name", "command", "any"))
@@ -355,7 +355,7 @@ class Chronos:
                     continue
                 if anyterm and anyterm.lower() not in n and anyterm.lower() not in c:
                     continue
-                out.append(job)
+                out.append(_public(job))
         # choice: api.md says "Response: HTTP 204" but describes a search; Chronos answers
         # the matching jobs as a JSON list with 200.
         return json_response(200, out)
@@ -493,7 +493,7 @@ class Chronos:
             now = datetime.datetime.now(datetime.UTC)
             for job in list(self.jobs.values()):
                 if self._due(job, now):
-                    act = self._launch(job, slaves)
+                    act = self._launch(job, slaves, job.pop("_attempt", 0))
                     if act:
                         launches.append(act)
         for act in launches:
@@ -557,6 +557,7 @@ class Chronos:
         if agent is None:
             LOG.info("no agent for job %s yet", job["name"])
             job["_runNow"] = True  # try again on the next tick
+            job["_attempt"] = attempt
             return None
         # api.md's task id example: ct:<millis>:<attempt>:<job name>:
         tid = f"ct:{fw.time_ms()}:{attempt}:{job['name']}:"
@@ -593,6 +594,7 @@ class Chronos:
                     self.running.pop(tid, None)
                     if job["name"] in self.jobs:
                         self.jobs[job["name"]]["_runNow"] = True
+                        self.jobs[job["name"]]["_attempt"] = attempt
             else:
                 LOG.info("launched %s on %s", tid, agent.get("hostname"))
         return go
@@ -625,7 +627,7 @@ class Chronos:
         job["successCount"] += 1
         job["errorsSinceLastSuccess"] = 0
         job["lastSuccess"] = fw.now_iso()
-        self._save({k: v for k, v in job.items() if not k.startswith("_")})
+        self._save(job)
         for child in self.jobs.values():  # dependent jobs run once all parents succeeded
             parents = child.get("parents") or []
             if job["name"] in parents and all(
@@ -637,6 +639,7 @@ class Chronos:
     def _job_failed(self, job, task, state):
         if state != "TASK_KILLED" and task["attempt"] < job["retries"]:
             job["_runNow"] = True  # retried at once (failure_retry not waited for)
+            job["_attempt"] = task["attempt"] + 1
             return
         job["errorCount"] += 1
         job["errorsSinceLastSuccess"] += 1
@@ -644,7 +647,7 @@ class Chronos:
         limit = self.conf["disable_after_failures"]
         if limit and job["errorsSinceLastSuccess"] >= limit:
             job["disabled"] = True
-        self._save({k: v for k, v in job.items() if not k.startswith("_")})
+        self._save(job)
 
     def _kill(self, tid):
         t = self.running.get(tid)
@@ -653,6 +656,11 @@ class Chronos:
         body = {"type": "KILL", "framework_id": {"value": self.framework_id},
                 "kill": {"task_id": {"value": tid}, "agent_id": {"value": t["agentId"]}}}
         threading.Thread(target=lambda: _quiet(self.master.call, body), daemon=True).start()
+
+
+def _public(job):
+    """The job without the stand-in's bookkeeping keys (those start with '_')."""
+    return {k: v for k, v in job.items() if not k.startswith("_")}
 
 
 def _quiet(func, *args):
