@@ -265,7 +265,9 @@ class StandinProcess:
         return None
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", f"mesosphere_standins.{self.module}", *self.args]
+        # STANDIN_PYTHON picks another interpreter, e.g. /usr/bin/python3 with Debian's python3-kazoo
+        python = os.environ.get("STANDIN_PYTHON") or sys.executable
+        return [python, "-m", f"mesosphere_standins.{self.module}", *self.args]
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MESOS_", "MARATHON_", "CHRONOS_"))}

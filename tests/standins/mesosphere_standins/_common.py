@@ -61,6 +61,10 @@ class FlagError(Exception):
     """A refused command line: the program prints the message and exits non-zero."""
 
 
+class StartupError(Exception):
+    """A failure after the flags were accepted (e.g. agent recovery): message, exit 1."""
+
+
 class ExitRequest(Exception):
     """Raised to leave ``main`` with a given exit code (for --help/--version)."""
 
@@ -79,6 +83,10 @@ def run_main(body: Callable[[list[str]], int | None], argv: list[str] | None, pr
     except FlagError as exc:
         sys.stderr.write(f"{program}: {exc}\n")
         sys.stderr.write(f"See '{program} --help' for the list of flags.\n")
+        sys.stderr.flush()
+        return 1
+    except StartupError as exc:
+        sys.stderr.write(f"{program}: {exc}\n")
         sys.stderr.flush()
         return 1
     except ExitRequest as exc:

@@ -339,7 +339,8 @@ class Agent:
         problems = compatible(old, new, self.flags.reconfiguration_policy)
         if problems:
             latest = os.path.join(meta_dir(work_dir), "latest")
-            raise c.FlagError(
+            LOG.error("incompatible agent info detected: %s", "; ".join(problems))
+            raise c.StartupError(
                 "Failed to perform recovery: Incompatible agent info detected "
                 f"(--reconfiguration_policy={self.flags.reconfiguration_policy}): " + "; ".join(problems) + ".\n"
                 f"Old agent info: {json.dumps(old, sort_keys=True)}\n"
