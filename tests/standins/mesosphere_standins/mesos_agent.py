@@ -139,14 +139,16 @@ def validate(flags: c.Flags) -> dict[str, Any]:
         d["attributes"] = c.parse_attributes(flags.attributes or "")
     except ValueError as exc:
         raise c.FlagError(f"Failed to parse --attributes: {exc}") from None
-    ip = flags.ip
+    # configuration/libprocess.md: LIBPROCESS_IP / LIBPROCESS_ADVERTISE_IP stand in for --ip / --advertise_ip
+    ip = flags.ip or os.environ.get("LIBPROCESS_IP")
     if ip:
         try:
             socket.inet_aton(ip)
         except OSError:
             raise c.FlagError(f"Failed to parse --ip '{ip}': not an IPv4 address") from None
     d["bind_ip"] = ip or "0.0.0.0"
-    d["ip"] = flags.advertise_ip or (ip if ip and ip != "0.0.0.0" else default_ip())
+    d["ip"] = (flags.advertise_ip or os.environ.get("LIBPROCESS_ADVERTISE_IP")
+              or (ip if ip and ip != "0.0.0.0" else default_ip()))
     d["port"] = flags.advertise_port or flags.port
     if flags.hostname:
         d["hostname"] = flags.hostname

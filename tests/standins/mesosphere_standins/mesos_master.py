@@ -116,14 +116,16 @@ def validate(flags: c.Flags) -> dict[str, Any]:
     derived["zk"] = zk
     if not 0 < flags.port < 65536:
         raise c.FlagError(f"Invalid --port {flags.port}")
-    ip = flags.ip
+    # configuration/libprocess.md: LIBPROCESS_IP / LIBPROCESS_ADVERTISE_IP stand in for --ip / --advertise_ip
+    ip = flags.ip or os.environ.get("LIBPROCESS_IP")
     if ip:
         try:
             socket.inet_aton(ip)
         except OSError:
             raise c.FlagError(f"Failed to parse --ip '{ip}': not an IPv4 address") from None
     derived["bind_ip"] = ip or "0.0.0.0"
-    derived["ip"] = flags.advertise_ip or (ip if ip and ip != "0.0.0.0" else default_ip())
+    derived["ip"] = (flags.advertise_ip or os.environ.get("LIBPROCESS_ADVERTISE_IP")
+              or (ip if ip and ip != "0.0.0.0" else default_ip()))
     derived["port"] = flags.advertise_port or flags.port
     if flags.hostname:
         derived["hostname"] = flags.hostname

@@ -191,3 +191,14 @@ def test_agent_refuses_changed_resources_with_old_checkpoint(tmp_path):
     # the same info starts fine and keeps the checkpointed id
     json_info = json.loads((work / "meta" / "slaves" / "latest" / "slave.info").read_text())
     assert json_info["id"] == "old-S0"
+
+
+def test_master_libprocess_ip(tmp_path):
+    """configuration/libprocess.md: LIBPROCESS_IP is the address when --ip is not given."""
+    port = free_port()
+    env = {"LIBPROCESS_IP": "127.0.0.1", "LIBPROCESS_ADVERTISE_IP": "127.0.0.2"}
+    with StandinProcess("mesos_master", [f"--work_dir={tmp_path}", f"--port={port}", "--hostname=h"], env,
+                        port=port) as proc:
+        proc.wait_http("/master/health")
+        state = c.wait_until(lambda: c.http_request("GET", proc.url("/master/state")).json(), 10)
+        assert state["pid"] == f"master@127.0.0.2:{port}"
