@@ -11,8 +11,8 @@ options:
   mesos_endpoints:
     description:
       - Base URLs of the Mesos master instances, for example V(http://m1.example.com:5050).
-      - Any instance will do; the module asks them in order who leads with C(GET /master/redirect) (the answer is read, not followed)
-        and sends its requests to the leader.
+      - Any instance will do; the module asks them in order who leads with
+        C(GET /master/redirect) (the answer is read, not followed) and sends its requests to the leader.
       - When an instance cannot be reached the next one is tried.
       - A value without a scheme gets V(http://).
     type: list

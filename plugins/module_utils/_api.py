@@ -13,7 +13,6 @@ raises typed errors whose text names what was asked, where, and what the server 
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.error
 from urllib.parse import quote, urlencode, urljoin, urlsplit
@@ -198,7 +197,8 @@ class Response:
         try:
             return json.loads(self.body.decode("utf-8"))
         except ValueError as exc:
-            raise ApiError("%s answered HTTP %s with a body that is not JSON (%s)." % (self.url, self.status, exc))
+            raise ApiError(
+                "%s answered HTTP %s with a body that is not JSON (%s)." % (self.url, self.status, exc)) from None
 
 
 class _Unreachable(Exception):
@@ -273,9 +273,9 @@ class ApiClient:
             # With redirects disabled urllib reports the *target* as exc.url; keep the asked one.
             return Response(exc.code, headers, payload, url)
         except urllib.error.URLError as exc:
-            raise _Unreachable(str(getattr(exc, "reason", exc)))
-        except (UrlsConnectionError, socket.timeout, TimeoutError, OSError) as exc:
-            raise _Unreachable(str(exc) or exc.__class__.__name__)
+            raise _Unreachable(str(getattr(exc, "reason", exc))) from None
+        except (UrlsConnectionError, TimeoutError, OSError) as exc:
+            raise _Unreachable(str(exc) or exc.__class__.__name__) from None
 
     # -- leader discovery --------------------------------------------------------------------
     def leader_of(self, endpoint):
@@ -319,7 +319,7 @@ class ApiClient:
             return self.leader_of(endpoint)
         except _Unreachable as exc:
             raise EndpointUnreachable(self.service, "GET", LEADER_PATHS[self.service],
-                                      [(endpoint + LEADER_PATHS[self.service], str(exc))])
+                                      [(endpoint + LEADER_PATHS[self.service], str(exc))]) from None
 
     def find_leader(self, refresh=False):
         """Return the leader's base URL, asking the endpoints in order."""
@@ -379,7 +379,7 @@ class ApiClient:
                         self._leader = None
                     if not reading and "timed out" in str(exc):
                         # A write that timed out may have been applied: never send it twice.
-                        raise EndpointUnreachable(self.service, method, path, failures)
+                        raise EndpointUnreachable(self.service, method, path, failures) from None
             if resp is None:
                 if last_try:
                     raise EndpointUnreachable(self.service, method, path, failures)

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ansible_collections.mesosphere.cluster.plugins.module_utils._api import quote_path
 from ansible_collections.mesosphere.cluster.plugins.module_utils._marathon import satisfies
@@ -53,7 +53,7 @@ def parse_time(text):
     except ValueError:
         raise ValueError("%r is not an ISO 8601 time like 2026-01-01T00:00:00Z" % text) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment
 
 

@@ -44,7 +44,7 @@ def satisfies(wanted, current, key=None):
     if key in ASSIGNED_PORT_KEYS and wanted == 0 and isinstance(current, int):
         return True
     if key == "ports" and isinstance(wanted, list) and isinstance(current, list):
-        return len(wanted) == len(current) and all(w == 0 or w == c for w, c in zip(wanted, current))
+        return len(wanted) == len(current) and all(w == 0 or w == c for w, c in zip(wanted, current, strict=True))
     if isinstance(wanted, dict):
         if not isinstance(current, dict):
             return False
@@ -54,7 +54,7 @@ def satisfies(wanted, current, key=None):
     if isinstance(wanted, list):
         if not isinstance(current, list) or len(wanted) != len(current):
             return False
-        return all(satisfies(w, c, key) for w, c in zip(wanted, current))
+        return all(satisfies(w, c, key) for w, c in zip(wanted, current, strict=True))
     if isinstance(wanted, bool) or isinstance(current, bool):
         return wanted is current
     if isinstance(wanted, (int, float)) and isinstance(current, (int, float)):

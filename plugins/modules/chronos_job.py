@@ -103,7 +103,10 @@ job:
   description: The job as Chronos has it after the run (predicted in check mode); empty when absent.
   returned: always
   type: dict
-  sample: {"name": "nightly-cleanup", "command": "find /tmp -mtime +7 -delete", "schedule": "R/2026-01-01T02:00:00.000Z/P1D"}
+  sample:
+    name: nightly-cleanup
+    command: find /tmp -mtime +7 -delete
+    schedule: R/2026-01-01T02:00:00.000Z/P1D
 changed_fields:
   description: The fields that differed from Chronos's job.
   returned: always
@@ -118,6 +121,7 @@ diff:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.mesosphere.cluster.plugins.module_utils import _api
 from ansible_collections.mesosphere.cluster.plugins.module_utils import _chronos as ch
 

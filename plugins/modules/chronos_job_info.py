@@ -61,10 +61,12 @@ jobs:
   returned: always
   type: list
   elements: dict
-  sample: [{"name": "nightly-cleanup", "schedule": "R/2026-01-01T02:00:00.000Z/P1D", "successCount": 3, "errorCount": 0}]
+  sample:
+    - {"name": "nightly-cleanup", "schedule": "R/2026-01-01T02:00:00.000Z/P1D", "successCount": 3, "errorCount": 0}
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.mesosphere.cluster.plugins.module_utils import _api
 from ansible_collections.mesosphere.cluster.plugins.module_utils import _chronos as ch
 

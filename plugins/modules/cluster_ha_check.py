@@ -192,10 +192,11 @@ zookeeper:
   sample: {"size": 3, "serving": 3, "leader": "m1.example.com:2181", "quorum": true}
 """
 
+import contextlib
+
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mesosphere.cluster.plugins.module_utils import _api
-from ansible_collections.mesosphere.cluster.plugins.module_utils import _mesos
-from ansible_collections.mesosphere.cluster.plugins.module_utils import _zookeeper
+
+from ansible_collections.mesosphere.cluster.plugins.module_utils import _api, _mesos, _zookeeper
 
 
 def check(name, ok, observed, expected):
@@ -269,11 +270,13 @@ class HaCheck:
         distinct = set(named.values())
         leader = distinct.pop() if len(distinct) == 1 and None not in distinct else None
         elected_hp = [_mesos.host_port(e) for e in elected]
-        agree = leader is not None and (not elected_hp or len(elected) != 1 or self._same_master(leader, elected[0], masters))
+        agree = leader is not None and (
+            not elected_hp or len(elected) != 1 or self._same_master(leader, elected[0], masters))
         facts["mesos_leader"] = leader
         checks.append(check(
             "mesos_leader_agreement", bool(reachable) and agree,
-            ", ".join("%s names %s" % (e, l or "no leader") for e, l in sorted(named.items())) or "no master answered",
+            ", ".join("%s names %s" % (e, who or "no leader") for e, who in sorted(named.items()))
+            or "no master answered",
             "every master names the elected master"))
 
         quorums = dict((m["endpoint"], _int(m["flags"].get("quorum"))) for m in reachable)
@@ -348,7 +351,7 @@ class HaCheck:
         facts["%s_leader" % service] = leader
         checks.append(check(
             "%s_leader_agreement" % service, leader is not None and not errors,
-            ", ".join("%s names %s" % (e, l or "no leader") for e, l in sorted(seen.items())) or "none answered",
+            ", ".join("%s names %s" % (e, who or "no leader") for e, who in sorted(seen.items())) or "none answered",
             "every %s instance naming the same leader" % label))
         name = self.p["%s_framework_name" % service]
         frameworks = [f for f in facts.get("frameworks", []) if f["name"] == name]
@@ -372,10 +375,9 @@ class HaCheck:
             last["checks"], last["facts"] = checks, facts
             return all(c["ok"] for c in checks), None
 
-        try:
+        # On timeout the last report below says what did not hold.
+        with contextlib.suppress(_api.WaitTimeout):
             _api.wait_until(once, self.p["wait_timeout"], self.p["poll_interval"], what="the cluster")
-        except _api.WaitTimeout:
-            pass
         checks, facts = last["checks"], last["facts"]
         failed = [c for c in checks if not c["ok"]]
         result = dict(changed=False, ok=not failed, checks=checks, failed_checks=[c["name"] for c in failed],
@@ -384,7 +386,9 @@ class HaCheck:
         if "zookeeper" in facts:
             result["zookeeper"] = facts["zookeeper"]
         if failed:
-            waited = " after %d attempts in %ss" % (attempts[0], self.p["wait_timeout"]) if self.p["wait_timeout"] else ""
+            waited = ""
+            if self.p["wait_timeout"]:
+                waited = " after %d attempts in %ss" % (attempts[0], self.p["wait_timeout"])
             msg = "The cluster is not highly available%s: %s." % (waited, "; ".join(
                 "%s failed (observed %s; expected %s)" % (c["name"], c["observed"], c["expected"]) for c in failed))
             self.module.fail_json(msg=msg, **result)

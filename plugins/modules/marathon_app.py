@@ -187,6 +187,7 @@ diff:
 import json
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.mesosphere.cluster.plugins.module_utils import _api
 from ansible_collections.mesosphere.cluster.plugins.module_utils import _marathon as mt
 
@@ -196,7 +197,8 @@ class LockedError(Exception):
 
 
 def is_lock(err):
-    return isinstance(err, _api.HttpStatusError) and err.status == 409 and "locked" in (err.server_message or "").lower()
+    return (isinstance(err, _api.HttpStatusError) and err.status == 409
+            and "locked" in (err.server_message or "").lower())
 
 
 class MarathonApp:
@@ -251,7 +253,8 @@ class MarathonApp:
                             what="the deployments that lock %s to finish" % self.app_id)
         except _api.WaitTimeout as exc:
             raise LockedError("%s is locked by deployment(s) %s, still running after %ss; set force=true to "
-                              "cancel them." % (self.app_id, ", ".join(exc.last or []), self.params["wait_timeout"]))
+                              "cancel them." % (self.app_id, ", ".join(exc.last or []), self.params["wait_timeout"])
+                              ) from None
 
     def wait_for(self, deployment_id):
         if not deployment_id or not self.params["wait"]:

@@ -71,7 +71,8 @@ apps:
   returned: always
   type: list
   elements: dict
-  sample: [{"id": "/web", "instances": 2, "tasksRunning": 2, "tasks": [{"id": "web.1", "host": "a1", "ports": [31000]}]}]
+  sample:
+    - {"id": "/web", "instances": 2, "tasksRunning": 2, "tasks": [{"id": "web.1", "host": "a1", "ports": [31000]}]}
 deployments:
   description: Running deployments that affect the returned apps.
   returned: always
@@ -81,6 +82,7 @@ deployments:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.mesosphere.cluster.plugins.module_utils import _api
 from ansible_collections.mesosphere.cluster.plugins.module_utils import _marathon as mt
 

@@ -127,7 +127,11 @@ zookeeper:
     leader:
       description: Host, port, pid and id from the lowest C(json.info_) znode, or null.
       type: dict
-      sample: {"hostname": "m2.example.com", "port": 5050, "pid": "master@10.0.0.12:5050", "znode": "/mesos/json.info_0000000003"}
+      sample:
+        hostname: m2.example.com
+        port: 5050
+        pid: master@10.0.0.12:5050
+        znode: /mesos/json.info_0000000003
     agrees:
       description: Whether it is the leader the masters name; null when it could not be read.
       type: bool
@@ -146,7 +150,9 @@ agents:
   returned: always
   type: list
   elements: dict
-  sample: [{"id": "a1-S0", "hostname": "a1", "active": true, "resources": {"cpus": 2, "mem": 1024}, "attributes": {"rack": "r1"}}]
+  sample:
+    - {"id": "a1-S0", "hostname": "a1", "active": true, "resources": {"cpus": 2, "mem": 1024},
+       "attributes": {"rack": "r1"}}
 frameworks:
   description: Frameworks registered with the leader.
   returned: always
@@ -161,8 +167,8 @@ maintenance:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mesosphere.cluster.plugins.module_utils import _api
-from ansible_collections.mesosphere.cluster.plugins.module_utils import _mesos
+
+from ansible_collections.mesosphere.cluster.plugins.module_utils import _api, _mesos
 
 
 def main():

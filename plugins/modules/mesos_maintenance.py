@@ -107,10 +107,14 @@ schedule:
   description: The cluster's maintenance schedule after the run (predicted in check mode).
   returned: always
   type: dict
-  sample: {"windows": [{"machine_ids": [{"hostname": "a1.example.com", "ip": "10.0.0.21"}],
-           "unavailability": {"start": {"nanoseconds": 1772402400000000000}, "duration": {"nanoseconds": 7200000000000}}}]}
+  sample:
+    windows:
+      - machine_ids: [{"hostname": "a1.example.com", "ip": "10.0.0.21"}]
+        unavailability: {"start": {"nanoseconds": 1772402400000000000}, "duration": {"nanoseconds": 7200000000000}}
 status:
-  description: The cluster's maintenance status after the run (before it in check mode), as C(/master/maintenance/status) returns it.
+  description:
+    - The cluster's maintenance status after the run (before it in check mode), as
+      C(/master/maintenance/status) returns it.
   returned: always
   type: dict
   sample: {"draining_machines": [], "down_machines": [{"hostname": "a1.example.com", "ip": "10.0.0.21"}]}
@@ -124,14 +128,17 @@ diff:
   description: Schedule and modes before and after.
   returned: when diff mode is on
   type: dict
-  sample: {"before": {"machines": [{"hostname": "a1", "mode": "UP"}]}, "after": {"machines": [{"hostname": "a1", "mode": "DRAINING"}]}}
+  sample:
+    before: {"machines": [{"hostname": "a1", "mode": "UP"}]}
+    after: {"machines": [{"hostname": "a1", "mode": "DRAINING"}]}
 """
 
 import copy
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.mesosphere.cluster.plugins.module_utils import _api
 
 NS = 1000000000
@@ -148,7 +155,7 @@ def parse_start(value):
         text = text[:-1] + "+00:00"
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp()) * NS + moment.microsecond * 1000
 
 
@@ -157,9 +164,7 @@ def matches(wanted, machine_id):
         return False
     if wanted.get("hostname") and (machine_id.get("hostname") or "").lower() != wanted["hostname"].lower():
         return False
-    if wanted.get("ip") and machine_id.get("ip") != wanted["ip"]:
-        return False
-    return True
+    return not (wanted.get("ip") and machine_id.get("ip") != wanted["ip"])
 
 
 def machine_id(wanted):

@@ -59,7 +59,7 @@ class AnsibleRun:
             result = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
         except (ValueError, KeyError, IndexError):
             raise AssertionError("ansible gave no JSON result (rc %s):\n%s\n%s" % (proc.returncode, proc.stdout,
-                                                                                   proc.stderr))
+                                                                                   proc.stderr)) from None
         assert "Traceback" not in json.dumps(result), result
         return result
 
@@ -70,7 +70,7 @@ def ansible_module(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def endpoints(standin_cluster):
+def endpoints(standin_cluster):  # noqa: F811 - the fixture imported above
     c = standin_cluster
     return dict(
         mesos=[p.url("").rstrip("/") for p in c.masters],

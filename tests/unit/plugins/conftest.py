@@ -11,9 +11,9 @@ import json
 import urllib.error
 
 import pytest
-
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
+
 from ansible_collections.mesosphere.cluster.plugins.module_utils import _api
 
 

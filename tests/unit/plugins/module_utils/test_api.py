@@ -48,7 +48,7 @@ def test_no_leader(fake_http):
 
 def test_all_unreachable_names_every_endpoint(fake_http):
     fake_http.add("GET", M1 + "/master/redirect", error=refused(), repeat=True)
-    fake_http.add("GET", M2 + "/master/redirect", error=_api.socket.timeout("timed out"), repeat=True)
+    fake_http.add("GET", M2 + "/master/redirect", error=TimeoutError("timed out"), repeat=True)
     client = _api.ApiClient("mesos", [M1, M2], retries=1)
     with pytest.raises(_api.EndpointUnreachable) as info:
         client.get_json("/master/state")
@@ -97,7 +97,7 @@ def test_write_fails_over_on_refused_but_not_on_timeout(fake_http):
     assert client.request("PUT", "/v2/apps/a", body={"id": "/a"}).json() == {"deploymentId": "d"}
 
     fake_http.add("GET", "http://mt1:8080/v2/leader", 200, body={"leader": "mt1:8080"})
-    fake_http.add("PUT", "http://mt1:8080/v2/apps/b", error=_api.socket.timeout("timed out"))
+    fake_http.add("PUT", "http://mt1:8080/v2/apps/b", error=TimeoutError("timed out"))
     with pytest.raises(_api.EndpointUnreachable):
         client.request("PUT", "/v2/apps/b", body={"id": "/b"})
     assert [c[1] for c in fake_http.writes()][-1] == "http://mt1:8080/v2/apps/b"

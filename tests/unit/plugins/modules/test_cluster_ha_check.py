@@ -81,7 +81,8 @@ def zk(monkeypatch):
         if mode is None:
             raise ConnectionRefusedError(111, "refused")
         return FakeSocket("Zookeeper version: 3.8.0-x, built on y\nLatency min/avg/max: 0/0.1/1\nReceived: 1\n"
-                          "Sent: 1\nConnections: 1\nOutstanding: 0\nZxid: 0x100000003\nMode: %s\nNode count: 9\n" % mode)
+                          "Sent: 1\nConnections: 1\nOutstanding: 0\nZxid: 0x100000003\nMode: %s\n"
+                          "Node count: 9\n" % mode)
 
     monkeypatch.setattr(_zookeeper, "_open", open_)
     return modes
