@@ -276,6 +276,7 @@ class Master:
         if self.elected:
             self.suicide(f"{why}: lost leadership... committing suicide!")
         LOG.warning("%s: lost candidacy as a follower, contending again", why)
+        self.leader_info = None
         self.my_znode = None
         self.my_replica = None
 
@@ -304,6 +305,11 @@ class Master:
                 if self.suspended_since is not None and self.elected and \
                         time.monotonic() - self.suspended_since > self.flags.zk_session_timeout:
                     self.suicide("ZooKeeper session timed out: lost leadership... committing suicide!")
+                if self.suspended_since is not None and self.leader_info is not None and \
+                        time.monotonic() - self.suspended_since > self.flags.zk_session_timeout:
+                    # the detector gives up on the leader it knew: no leader until ZooKeeper is back
+                    LOG.warning("ZooKeeper unreachable for longer than the session timeout: no leader known")
+                    self.leader_info = None
                 if self.zk.connected:
                     if self.my_znode is None:
                         self.contend()

@@ -155,6 +155,38 @@ def test_session_loss_ends_leadership_with_nonzero_exit(tmp_path):
         zk.close()
 
 
+def test_standby_without_zookeeper_knows_no_leader(tmp_path):
+    """README note 2: 503 when no leader is known; note 3: /master/redirect too."""
+    from fixtures import start_mesos_master
+
+    zk = ZooKeeperEnsemble(1, tmp_path / "zk")
+    masters = []
+    try:
+        masters = [start_mesos_master(zk.url("/mesos"), tmp_path / f"m{i}" / "work", quorum=1, name=f"m{i}")
+                   for i in range(2)]
+        for proc in masters:
+            proc.wait_http("/master/health")
+        leader = wait_until(lambda: serving_leader(masters), 15)
+        standby = next(m for m in masters if m is not leader)
+        assert get(standby, "/master/state").status == 307
+        zk.stop(0)
+        assert wait_until(lambda: get(standby, "/master/state").status == 503, SESSION_TIMEOUT * 3 + 5)
+        result = get(standby, "/master/redirect")
+        assert (result.status, result.text) == (503, "No leader elected")
+        assert get(standby, "/master/slaves").text == "No leader elected"
+        assert get(standby, "/master/health").status == 200
+        assert get(standby, "/metrics/snapshot").json()["master/elected"] == 0.0
+        assert wait_until(lambda: leader.returncode() is not None, SESSION_TIMEOUT * 3 + 5)
+        # ZooKeeper back: the standby contends again and leads
+        zk.start(0)
+        assert wait_until(lambda: get(standby, "/master/state").status == 200, 30), standby.log_tail()
+        assert standby.alive()
+    finally:
+        for proc in masters:
+            proc.kill()
+        zk.close()
+
+
 def test_dead_agent_is_marked_unreachable_and_its_tasks_lost(mesos_factory):
     """--agent_ping_timeout=1secs, --max_agent_ping_timeouts=3 (fixtures)."""
     master = mesos_factory.master(quorum=1)
