@@ -405,7 +405,9 @@ class Chronos:
                     if t["job"] == name:
                         self._kill(tid)
                 return Response(204)
-            job["_runNow"] = req.arg("arguments") or True
+            job["_runNow"] = True
+            if req.arg("arguments"):
+                job["_runArgs"] = req.arg("arguments")
         return Response(204)
 
     def h_job_success(self, req, name):
@@ -561,8 +563,9 @@ class Chronos:
             return None
         # api.md's task id example: ct:<millis>:<attempt>:<job name>:
         tid = f"ct:{fw.time_ms()}:{attempt}:{job['name']}:"
+        extra = shlex.split(job.pop("_runArgs", "") or "")  # api.md: ignored for shell jobs
         cmd = job["command"] if job["shell"] else " ".join(
-            shlex.quote(a) for a in [job["command"], *job["arguments"]])
+            shlex.quote(a) for a in [job["command"], *job["arguments"], *extra])
         env = [{"name": e["name"], "value": str(e.get("value", ""))}
                for e in job["environmentVariables"]]
         env += [{"name": "mesos_task_id", "value": tid},
