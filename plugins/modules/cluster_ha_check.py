@@ -300,8 +300,8 @@ class HaCheck:
             recovered = lead_metrics.get("registrar/log/recovered")
             checks.append(check(
                 "mesos_registrar_log", size == n and bool(recovered),
-                "log %s, ensemble of %s" % ("recovered" if recovered else "not recovered",
-                                             "unknown size" if size is None else size),
+                "log %s, ensemble of %s" % (
+                    "recovered" if recovered else "not recovered", "unknown size" if size is None else size),
                 "log recovered, ensemble of %d" % n))
         try:
             state = _mesos.cluster_state(self.mesos)

@@ -181,7 +181,7 @@ def main():
     client = _api.client_from_params(module.params, "mesos")
     try:
         result = _mesos.gather(client, module.params["zk_url"], module.params["zookeeper"],
-                        module.params["request_timeout"])
+                               module.params["request_timeout"])
     except _api.ApiError as exc:
         module.fail_json(msg="Could not read the Mesos cluster from %s: %s" % (", ".join(client.endpoints), exc))
     module.exit_json(changed=False, **result)

@@ -266,7 +266,7 @@ class Maintenance:
         if state in ("scheduled", "down"):
             # A DOWN machine stays in the schedule; its window is not rewritten under it.
             movable = [m for i, m in enumerate(self.machines) if modes[i] != "DOWN"]
-            todo = self.needs_window(dict(windows=[w for w in schedule.get("windows") or []]))
+            todo = self.needs_window(schedule)
             todo = [m for m in todo if m in movable]
             if todo:
                 new_schedule = self.scheduled_with(schedule, todo)

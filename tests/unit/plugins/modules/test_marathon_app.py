@@ -27,7 +27,7 @@ def leader(fake):
 
 
 def app_exists(fake, app=None, times=1):
-    for _ in range(times):
+    for _time in range(times):
         fake.add("GET", MT + "/v2/apps/web", 200, body={"app": app or SERVER_APP})
 
 
