@@ -1174,7 +1174,7 @@ class Marathon:
             kind = "stop"
         dep = {"id": str(uuid.uuid4()), "version": new["version"] if new else fw.now_iso(),
                "affectedApps": [app_id], "steps": [{"actions": s} for s in steps],
-               "currentStep": 1, "_kind": kind, "_previous": old,
+               "currentStep": 1, "_kind": kind, "_previous": old, "_new": new,
                "_target": new["versionInfo"]["lastConfigChangeAt"] if new else None}
         self.deployments[dep["id"]] = dep
         self.store.put("deployments", dep["id"], dep)
@@ -1191,9 +1191,13 @@ class Marathon:
 
     @staticmethod
     def _plan_json(dep):
-        return {"id": dep["id"], "version": dep["version"],
-                "steps": [dict(a) for s in dep["steps"] for a in s["actions"]],
-                "original": {}, "target": {}}
+        """DeploymentPlan (types/deploymentPlan.raml): steps of {"actions": [...]}, and the
+        root group before and after (only the affected app, the stand-in has no groups)."""
+        def group(app):
+            return {"id": "/", "apps": [app] if app else [], "groups": [], "pods": [],
+                    "dependencies": [], "version": dep["version"]}
+        return {"id": dep["id"], "version": dep["version"], "steps": dep["steps"],
+                "original": group(dep.get("_previous")), "target": group(dep.get("_new"))}
 
     def _finish_deployment(self, dep, success=True):
         if dep["id"] not in self.deployments:

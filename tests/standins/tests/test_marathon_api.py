@@ -327,7 +327,9 @@ def test_events_stream(cluster):
         call(leader, "POST", "/v2/apps", idle_app(app_id))
         _, api = stream.wait(lambda n, d: n == "api_post_event" and d["appDefinition"]["id"] == app_id)
         assert api["uri"] == "/v2/apps" and "clientIp" in api
-        _, info = stream.wait(lambda n, d: n == "deployment_info" and d["plan"]["steps"][0]["app"] == app_id)
+        _, info = stream.wait(lambda n, d: n == "deployment_info"
+                              and d["plan"]["steps"][0]["actions"][0]["app"] == app_id)
+        assert info["plan"]["target"]["apps"][0]["id"] == app_id and info["plan"]["original"]["apps"] == []
         dep_id = info["plan"]["id"]
         assert info["currentStep"]["actions"][0]["type"] == "StartApplication"
         stream.wait(lambda n, d: n == "deployment_step_success" and d["plan"]["id"] == dep_id)

@@ -253,7 +253,7 @@ def test_rolling_upgrade_respects_the_upgrade_strategy(cluster, pool):
             assert reply.status == 200
             dep_id = reply.json["deploymentId"]
             _, info = stream.wait(lambda n, d: n == "deployment_info" and d["plan"]["id"] == dep_id, 10)
-            assert info["plan"]["steps"][0]["action"] == "RestartApplication"
+            assert info["plan"]["steps"][0]["actions"][0]["action"] == "RestartApplication"
             lowest = 2
             for name, data in stream.events():
                 app = app_state(leader, app_id)
