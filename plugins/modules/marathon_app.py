@@ -335,6 +335,13 @@ class MarathonApp:
         self.wait_for(self.result["deployment_id"])
         return True
 
+    def warn_short_of_instances(self):
+        wanted = self.result["app"].get("instances")
+        running = [t for t in self.result["tasks"] if t["state"] in (None, "TASK_RUNNING")]
+        if self.params["wait"] and isinstance(wanted, int) and len(running) < wanted:
+            self.module.warn("%s wants %d instance(s) but %d task(s) are running; see its tasks and "
+                             "lastTaskFailure in Marathon." % (self.app_id, wanted, len(running)))
+
     def run(self):
         self.app_id, definition = self.load_definition()
         state = self.params["state"]
@@ -351,6 +358,7 @@ class MarathonApp:
                 self.result["app"] = mt.get_app(self.client, self.app_id) or self.result["app"]
             if state != "absent" and not self.module.check_mode:
                 self.result["tasks"] = [mt.summarize_task(t) for t in mt.get_tasks(self.client, self.app_id)]
+                self.warn_short_of_instances()
             elif state == "absent":
                 self.result["app"] = {}
         except (_api.ApiError, LockedError) as exc:

@@ -328,3 +328,15 @@ def test_info_missing_and_unreachable(fake_http, run_module):
     fake_http.add("GET", MT + "/v2/leader", 502, body="Could not determine the current leader", repeat=True)
     result, failed = run_module(marathon_app_info.main, dict(marathon_endpoints=[MT], id="web", request_retries=0))
     assert failed and result["msg"].startswith("Could not read Marathon app /web: No Marathon leader is elected")
+
+
+def test_warns_when_fewer_tasks_than_instances(fake_http, run_module, monkeypatch):
+    from ansible.module_utils import basic
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg))
+    leader(fake_http)
+    app_exists(fake_http)
+    fake_http.add("GET", MT + "/v2/apps/web/tasks", 200, body={"tasks": [TASKS["tasks"][0]]})
+    result, failed = run(run_module, definition=DEFINITION)
+    assert not failed and warnings == [
+        "/web wants 2 instance(s) but 1 task(s) are running; see its tasks and lastTaskFailure in Marathon."]
