@@ -168,7 +168,7 @@ def test_standby_without_zookeeper_knows_no_leader(tmp_path):
             proc.wait_http("/master/health")
         leader = wait_until(lambda: serving_leader(masters), 15)
         standby = next(m for m in masters if m is not leader)
-        assert get(standby, "/master/state").status == 307
+        assert wait_until(lambda: get(standby, "/master/state").status == 307, 5)
         zk.stop(0)
         assert wait_until(lambda: get(standby, "/master/state").status == 503, SESSION_TIMEOUT * 3 + 5)
         result = get(standby, "/master/redirect")
