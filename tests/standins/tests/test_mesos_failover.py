@@ -123,7 +123,7 @@ def test_no_quorum_no_serving_leader(mesos_factory):
     second = mesos_factory.master(quorum=2)
     assert wait_until(lambda: get(first, "/master/state").status == 200, 15)
     assert get(first, "/metrics/snapshot").json()["registrar/log/recovered"] == 1.0
-    assert get(second, "/master/state").status == 307
+    assert wait_until(lambda: get(second, "/master/state").status == 307, 5)
     assert wait_until(lambda: len(slaves(first)) == 1, 20)
 
 
