@@ -185,12 +185,16 @@ def gather(client, zk_url=None, zookeeper=True, timeout=5.0):
     agree = len(named) == 1 and all(m["leader"] for m in reachable)
     leader = named.pop() if len(named) == 1 else None
     result = dict(leader=leader, masters_agree=agree, masters=masters, agents=[], frameworks=[],
-                  maintenance={}, zookeeper=dict(leader=None, agrees=None, error=None))
-    state = cluster_state(client)
-    result["version"] = state["version"]
-    result["agents"] = state["agents"]
-    result["frameworks"] = state["frameworks"]
-    result["maintenance"] = maintenance(client)
+                  maintenance={}, zookeeper=dict(leader=None, agrees=None, error=None), errors=[])
+    try:
+        state = cluster_state(client)
+        result["version"] = state["version"]
+        result["agents"] = state["agents"]
+        result["frameworks"] = state["frameworks"]
+        result["maintenance"] = maintenance(client)
+    except ApiError as exc:
+        # No leader (an election under way) is a state worth reporting, not a failure to read.
+        result["errors"].append("Could not read the leader's state: %s" % exc)
     if zookeeper:
         url = zk_url or next((m["flags"].get("zk") for m in reachable if m["flags"].get("zk")), None)
         zk, error = zk_leader(url, timeout=timeout)

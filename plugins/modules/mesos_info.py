@@ -140,6 +140,15 @@ zookeeper:
       description: Why it could not be read, or null.
       type: str
       sample: null
+errors:
+  description:
+    - What could not be read although some master answered, for example the agents when no
+      leader is elected.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - Could not read the leader's state; no Mesos master leader is elected.
 version:
   description: The leader's Mesos version.
   returned: when a leader answers

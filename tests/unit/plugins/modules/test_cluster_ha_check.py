@@ -237,3 +237,16 @@ def test_mesos_info_all_down_is_a_sentence(fake_http, run_module):
                                     "http://m3:5050: No Mesos master answered: Could not reach any Mesos master "
                                     "endpoint for GET /metrics/snapshot (http://m1:5050/metrics/snapshot: "
                                     "[Errno 111] Connection refused).")
+
+
+def test_mesos_info_without_leader_reports_it(fake_http, run_module):
+    for m in MASTERS:
+        fake_http.add("GET", m + "/metrics/snapshot", body={"master/elected": 0.0}, repeat=True)
+        fake_http.add("GET", m + "/master/redirect", 503, body="No leader elected", repeat=True)
+        fake_http.add("GET", m + "/version", body={"version": "1.11.0"}, repeat=True)
+        fake_http.add("GET", m + "/master/flags", body={"flags": {"quorum": "2"}}, repeat=True)
+    result, failed = run_module(mesos_info.main, dict(mesos_endpoints=MASTERS, zookeeper=False, request_retries=0))
+    assert not failed
+    assert result["leader"] is None and result["masters_agree"] is False and result["agents"] == []
+    assert result["errors"] == ["Could not read the leader's state: No Mesos master leader is elected: "
+                                "http://m1:5050, http://m2:5050, http://m3:5050 answered that none is known."]
