@@ -120,6 +120,7 @@ class Config:
     @classmethod
     def from_dict(cls, data):
         known = set(cls.__dataclass_fields__)
+        data = {k: v for k, v in data.items() if not k.startswith("_")}  # "_..." keys are comments
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown configuration keys: {', '.join(unknown)}")
@@ -160,10 +161,17 @@ class Config:
             self.reload_command = self.reload_command.split()
         if isinstance(self.base_configs, str):
             self.base_configs = [self.base_configs]
+        for item in self.reserved_ports:
+            if not re.fullmatch(r"\d+(-\d+)?", str(item)):
+                raise ValueError(f"reserved_ports: {item!r} is neither a port nor a range 'first-last'")
 
     def reserved(self):
         """Ports no app may take, with the reason for each."""
-        ports = {int(p): "reserved by the HAProxy role (haproxy_reserved_ports)" for p in self.reserved_ports}
+        ports = {}
+        for item in self.reserved_ports:
+            first, _, last = str(item).partition("-")
+            for port in range(int(first), int(last or first) + 1):
+                ports[port] = "reserved by the HAProxy role (haproxy_reserved_ports)"
         if self.stats_port:
             ports[self.stats_port] = "the HAProxy stats and health port"
         if self.vhost_port:
@@ -736,6 +744,7 @@ class Syncer:
             "errors": [],
         }
         self._reported = set()
+        self._refused = None
         self.write_status()
 
     # -- inputs ---------------------------------------------------------------------------
@@ -764,62 +773,44 @@ class Syncer:
     def apply(self):
         """Render, check, install and reload when changed. Returns True if HAProxy was reloaded."""
         cfg = self.cfg
-        services, rejected = build_services(self.apps.values(), cfg)
-        self._report_rejections(rejected)
-        self.rejected = rejected
-        blocks = render_blocks(services, cfg)
         started = time.monotonic()
+        services, rejected = build_services(self.apps.values(), cfg)
+        blocks = render_blocks(services, cfg)
         text, owners = assemble(blocks, cfg)
         render_seconds = time.monotonic() - started
+        self._report_rejections(rejected)
+        self.rejected = rejected
 
         quarantined = {}
-        dropped = set()
         current = self.haproxy.current()
         errors = []
         reloaded = False
-        for _round in range(self.MAX_QUARANTINE_ROUNDS + 1):
-            if text == current and not self.reload_pending:
-                break
-            candidate = self.haproxy.write_candidate(text)
-            ok, output = self.haproxy.check(candidate)
-            if ok:
-                self.haproxy.install(candidate)
-                ok, output = self.haproxy.reload()
-                if ok:
-                    self.reload_pending = False
-                    reloaded = True
-                    self.status["config"]["last_reload"] = _now()
-                    LOG.info("HAProxy reloaded: %d services, %d servers", len(services), _servers(services))
-                else:
-                    self.reload_pending = True
-                    errors.append(f"reload command {' '.join(cfg.reload_command)} failed: {output}")
-                    LOG.error("HAProxy reload failed, will retry on the next sync: %s", output)
-                break
-            self._keep_rejected(candidate)
-            culprits, pinned = error_apps(output, candidate, owners)
-            culprits -= dropped
-            if not pinned or not culprits:
-                errors.append("haproxy -c refused the new configuration; the last good one stays: " + _alerts(output))
-                LOG.error("haproxy -c refused the new configuration, keeping the last good one:\n%s", output)
-                break
-            reason = _alerts(output, only_app_lines=True)
-            for app_id in sorted(culprits):
-                kept = self.last_good_blocks.get(app_id)
-                if app_id not in quarantined and kept is not None:
-                    blocks[app_id] = kept
-                    LOG.error(
-                        "app %s renders an invalid configuration; keeping its last good sections: %s", app_id, reason
-                    )
-                else:
-                    # No last good sections, or they fail too (a port now taken, say): leave it out.
-                    blocks.pop(app_id, None)
-                    dropped.add(app_id)
-                    LOG.error("app %s renders an invalid configuration; leaving it out: %s", app_id, reason)
-                quarantined.setdefault(app_id, reason)
+        # The same input as the last refused one gets the same answer, without asking HAProxy
+        # (and the journal) again on every event and timer tick.
+        fingerprint = hashlib.sha256(text.encode()).hexdigest()
+        memo = self._refused
+        known = memo is not None and memo["input"] == fingerprint and memo["current"] == _digest(current)
+        if known:
+            blocks = dict(memo["blocks"])
+            quarantined = dict(memo["quarantined"])
+            errors = list(memo["errors"])
             text, owners = assemble(blocks, cfg)
-        else:
-            errors.append("gave up after quarantining apps several times; the last good configuration stays")
+        if not (known and errors):
+            text, reloaded = self._check_and_install(text, owners, blocks, quarantined, errors, current)
+        if reloaded:
+            LOG.info("HAProxy reloaded: %d services, %d servers", len(services), _servers(services))
 
+        refused = [e for e in errors if e.startswith(("haproxy -c", "gave up"))]
+        if quarantined or refused:
+            self._refused = {
+                "input": fingerprint,
+                "current": _digest(self.haproxy.current()),
+                "blocks": dict(blocks),
+                "quarantined": dict(quarantined),
+                "errors": refused,
+            }
+        else:
+            self._refused = None
         if self.haproxy.current() == text:
             self.last_good_blocks = blocks
         self.quarantined = quarantined
@@ -846,6 +837,50 @@ class Syncer:
             self.status["state"] = "ok"
         self.write_status()
         return reloaded
+
+    def _check_and_install(self, text, owners, blocks, quarantined, errors, current):
+        """Check `text`; swap it in and reload, or quarantine the apps the errors point at and
+        try again. Updates blocks, quarantined and errors in place; returns (text, reloaded)."""
+        dropped = set()
+        for _round in range(self.MAX_QUARANTINE_ROUNDS + 1):
+            if text == current and not self.reload_pending:
+                return text, False
+            candidate = self.haproxy.write_candidate(text)
+            ok, output = self.haproxy.check(candidate)
+            if ok:
+                self.haproxy.install(candidate)
+                ok, output = self.haproxy.reload()
+                self.reload_pending = not ok
+                if not ok:
+                    errors.append(f"reload command {' '.join(self.cfg.reload_command)} failed: {output}")
+                    LOG.error("HAProxy reload failed, will retry on the next sync: %s", output)
+                    return text, False
+                self.status["config"]["last_reload"] = _now()
+                return text, True
+            self._keep_rejected(candidate)
+            culprits, pinned = error_apps(output, candidate, owners)
+            culprits -= dropped
+            if not pinned or not culprits:
+                errors.append("haproxy -c refused the new configuration; the last good one stays: " + _alerts(output))
+                LOG.error("haproxy -c refused the new configuration, keeping the last good one:\n%s", output)
+                return text, False
+            reason = _alerts(output, only_app_lines=True)
+            for app_id in sorted(culprits):
+                kept = self.last_good_blocks.get(app_id)
+                if app_id not in quarantined and kept is not None:
+                    blocks[app_id] = kept
+                    LOG.error(
+                        "app %s renders an invalid configuration; keeping its last good sections: %s", app_id, reason
+                    )
+                else:
+                    # No last good sections, or they fail too (a port now taken, say): leave it out.
+                    blocks.pop(app_id, None)
+                    dropped.add(app_id)
+                    LOG.error("app %s renders an invalid configuration; leaving it out: %s", app_id, reason)
+                quarantined.setdefault(app_id, reason)
+            text, owners = assemble(blocks, self.cfg)
+        errors.append("gave up after quarantining apps several times; the last good configuration stays")
+        return text, False
 
     def marathon_unavailable(self, message):
         self.status["state"] = "error"
@@ -889,6 +924,10 @@ class Syncer:
             os.replace(tmp, path)
         except OSError as exc:
             LOG.error("cannot write the status file %s: %s", path, exc)
+
+
+def _digest(text):
+    return hashlib.sha256((text or "").encode()).hexdigest()
 
 
 def _servers(services):

@@ -78,3 +78,31 @@ def test_labels_that_could_inject_configuration_are_refused(make_config, labels)
     served, rejected = refused(make_config, [app("/x", 10000, [task()], labels=labels)], group="*")
     assert served == []
     assert rejected and rejected[0][0] == "/x"
+
+
+def test_reserved_ranges(make_config):
+    served, rejected = refused(
+        make_config,
+        [app("/in", 31500, [task()]), app("/edge", 32000, [task()]), app("/out", 32001, [task()])],
+        reserved_ports=["31000-32000", 22],
+    )
+    assert served == ["/out"]
+    assert {r[0] for r in rejected} == {"/in", "/edge"}
+
+
+@pytest.mark.parametrize("bad", [["ssh"], ["10-"], [-1]])
+def test_bad_reserved_ports_are_refused_at_load(make_config, bad):
+    with pytest.raises(ValueError, match="reserved_ports"):
+        make_config(reserved_ports=bad)
+
+
+def test_configuration_file_errors(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text('{"marathon_urls": ["http://m:8080"], "_managed": "comment", "colour": "blue"}')
+    with pytest.raises(ValueError, match="unknown configuration keys: colour"):
+        sync.Config.load(path)
+    path.write_text('{"marathon_urls": ["http://user:pw@m:8080"]}')
+    with pytest.raises(ValueError, match="must not carry credentials"):
+        sync.Config.load(path)
+    path.write_text('{"marathon_urls": ["http://m1:8080/", "https://m2:8443"], "_managed": "x"}')
+    assert sync.Config.load(path).marathon_urls == ["http://m1:8080", "https://m2:8443"]

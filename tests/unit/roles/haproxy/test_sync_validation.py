@@ -187,3 +187,27 @@ def test_error_lines_map_to_the_owning_app(make_config, bad, tmp_path):
     ok, output = haproxy.check(path)
     assert not ok
     assert sync.error_apps(output, path, owners) == ({"/b"}, True)
+
+
+def test_the_same_refused_input_is_not_checked_again(make_config):
+    cfg, client, syncer = make_syncer(make_config, [app("/good", 10000, [task(port=31000)])])
+    syncer.full_sync()
+    client.apps["/bad"] = app("/bad", 10001, [task()], labels={"HAPROXY_0_BALANCE": "fastest"})
+    checks = []
+    real_check = syncer.haproxy.check
+
+    def counting_check(path):
+        checks.append(path)
+        return real_check(path)
+
+    syncer.haproxy.check = counting_check
+    syncer.full_sync()
+    assert len(checks) == 1  # without /bad the text is the file that is already live
+    syncer.full_sync()
+    syncer.full_sync()
+    assert len(checks) == 1
+    assert status(cfg)["quarantined"][0]["app"] == "/bad"
+    client.apps["/good"]["tasks"].append(task(port=31001))  # new input: checked again
+    assert syncer.full_sync() is True
+    assert len(checks) == 3
+    assert "127.0.0.1:31001" in dynamic(cfg)
