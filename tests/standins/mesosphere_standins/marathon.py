@@ -1315,6 +1315,8 @@ class Marathon:
                 new_state, msg = "TASK_LOST", "task unknown to the Mesos master"
             if new_state and new_state != inst["state"]:
                 self._set_state(inst, new_state, msg)
+            elif inst.get("_killing") and now - inst["_killing"] > 10:
+                self._request_kill(inst, "kill not confirmed yet")  # e.g. lost in a failover
 
     def _set_state(self, inst, state, msg=""):
         old = inst["state"]

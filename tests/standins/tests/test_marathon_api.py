@@ -309,6 +309,8 @@ def test_standbys_proxy_and_redirect_events(cluster):
     assert reply.status == 201
     assert reply.headers["x-marathon-leader"] == f"http://{leader}"
     assert call(leader, "GET", f"/v2/apps{app_id}").status == 200
+    info = call(standby, "GET", "/v2/info")  # proxied: the leader's own answer
+    assert info.json["elected"] is True and info.json["leader"] == leader
     events = call(standby, "GET", "/v2/events?event_type=deployment_info",
                   headers={"Accept": "text/event-stream"})
     assert events.status == 302
