@@ -190,7 +190,7 @@ CLUSTER_LAUNCHERS.append(launch_mesos)
 
 MARATHON_ZK_PATH = "/marathon"
 CHRONOS_ZK_PATH = "/chronos/state"
-FRAMEWORK_ENV = {"STANDIN_TICK_SECONDS": "0.3"}  # scheduler loop period of the stand-ins
+FRAMEWORK_ENV = {"STANDIN_TICK_SECONDS": "0.5"}  # scheduler loop period of the stand-ins
 
 
 def start_marathon(cluster: StandinCluster, name: str, *, port: int | None = None, zk_path: str = MARATHON_ZK_PATH,

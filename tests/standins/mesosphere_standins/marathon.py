@@ -993,7 +993,8 @@ class Marathon:
                 if host:
                     insts = [i for i in insts if i["host"] == host]
                 killed = self._kill_tasks(insts, req.bool_arg("scale", False))
-                return json_response(200, {"tasks": killed})
+                return killed if isinstance(killed, Response) else \
+                    json_response(200, {"tasks": killed})
             if req.headers.get("Accept", "").startswith("text/plain"):
                 return Response(200, self._tasks_text([self.apps[app_id]]).encode(),
                                 content_type="text/plain")
@@ -1011,18 +1012,27 @@ class Marathon:
             if req.method == "GET":
                 return json_response(200, {"task": self._task_json(insts[0])})
             killed = self._kill_tasks(insts, req.bool_arg("scale", False))
-            return json_response(200, {"task": killed[0]})
+            return killed if isinstance(killed, Response) else \
+                json_response(200, {"task": killed[0]})
 
     def _kill_tasks(self, insts, scale):
+        """Kill; with scale, also lower the instance count by a deployment (tasks.raml) and
+        answer that deployment instead of the tasks."""
         out = []
         for i in insts:
             out.append(self._task_json(i))
             self._request_kill(i, "killed via the REST API")
         if scale and insts:
-            app_id = insts[0]["appId"]
-            app = copy.deepcopy(self.apps[app_id])
-            app["instances"] = max(0, app["instances"] - len(insts))
-            self._store_app_version(app, scaling=True)
+            dep = None
+            for app_id in sorted({i["appId"] for i in insts}):
+                old = self.apps[app_id]
+                new = copy.deepcopy(old)
+                new["instances"] = max(0, old["instances"] -
+                                       sum(1 for i in insts if i["appId"] == app_id))
+                self._locked(app_id, True)  # simplification: behaves as ?force=true
+                dep = self._deploy(app_id, old, new, None)
+            return json_response(200, {"version": dep["version"], "deploymentId": dep["id"]},
+                                 {"Marathon-Deployment-Id": dep["id"]})
         return out
 
     def h_tasks(self, req):
@@ -1051,7 +1061,8 @@ class Marathon:
             if unknown:
                 return message(400, f"Invalid task id {unknown[0]}")
             killed = self._kill_tasks([by_task[t] for t in ids], req.bool_arg("scale", False))
-            return json_response(200, {"tasks": killed})
+            return killed if isinstance(killed, Response) else \
+                json_response(200, {"tasks": killed})
 
     def _tasks_text(self, apps):
         """/v2/tasks as text/plain (tasks.raml): app, service port, host:port..."""

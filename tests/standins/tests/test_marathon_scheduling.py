@@ -287,3 +287,24 @@ def test_scaling_up_and_down(cluster, pool):
                  what="scaled down to 1")
     finally:
         delete_app(leader, app_id)
+
+
+def test_kill_tasks_with_and_without_scale(cluster, pool):
+    leader = leader_of(cluster)
+    app_id = f"/sched/kill-{uuid.uuid4().hex[:6]}"
+    try:
+        call(leader, "POST", "/v2/apps", {**web_app(app_id, pool.name, instances=2), "healthChecks": []})
+        tasks = wait_for(lambda: settled(leader, app_id, 2), 30, what="2 tasks")["tasks"]
+        # without scale: killed and replaced
+        reply = call(leader, "DELETE", f"/v2/apps{app_id}/tasks/{tasks[0]['id']}")
+        assert reply.status == 200 and reply.json["task"]["id"] == tasks[0]["id"]
+        wait_for(lambda: (lambda a: a["tasksRunning"] == 2 and tasks[0]["id"] not in
+                          [t["id"] for t in a["tasks"]])(app_state(leader, app_id)), 30, what="a replacement")
+        # with scale: a deployment lowers the instance count
+        victim = app_state(leader, app_id)["tasks"][0]["id"]
+        reply = call(leader, "POST", "/v2/tasks/delete?scale=true", {"ids": [victim]})
+        assert reply.status == 200 and set(reply.json) == {"version", "deploymentId"}
+        app = wait_for(lambda: settled(leader, app_id, 1), 30, what="scaled to 1")
+        assert app["instances"] == 1 and victim not in [t["id"] for t in app["tasks"]]
+    finally:
+        delete_app(leader, app_id)
