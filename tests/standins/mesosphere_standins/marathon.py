@@ -622,7 +622,7 @@ class Marathon:
             return message(503, "Leader election in progress")
         denied = fw.check_basic_auth(req, self.conf["http_credentials"],
                                      self.conf["http_realm"]) \
-            if req.path not in ("/ping",) else None
+            if req.path not in ("/ping", "/metrics") else None
         resp = denied or self._route(req)
         if isinstance(resp, Response):
             resp.headers["X-Marathon-Leader"] = f"http://{self.me}"

@@ -386,3 +386,21 @@ def test_http_credentials(cluster):
         assert call(base, "GET", "/v2/apps", headers={"Authorization": f"Basic {token}"}).status == 200
     finally:
         proc.kill()
+
+
+def test_disable_ha_leads_at_once(cluster):
+    zk_path = f"/marathon-noha-{uuid.uuid4().hex[:6]}"
+    proc = start_marathon(cluster, f"marathon-noha-{zk_path[-6:]}", zk_path=zk_path, extra_args=["--disable_ha"])
+    try:
+        proc.wait_http("/ping", timeout=20, statuses=(200,))
+        base = base_of(proc)
+        assert call(base, "GET", "/v2/leader").json == {"leader": base}
+        assert call(base, "GET", "/v2/info").json["marathon_config"]["ha"] is False
+        zk = cluster.zk.client()
+        try:
+            assert not zk.exists(f"{zk_path}/leader-curator") or not zk.get_children(f"{zk_path}/leader-curator")
+        finally:
+            zk.stop()
+            zk.close()
+    finally:
+        proc.kill()
