@@ -16,6 +16,7 @@ import copy
 import datetime
 import json
 import logging
+import math
 import os
 import re
 import shlex
@@ -525,13 +526,13 @@ class Chronos:
         late = (now - start).total_seconds()
         # skip the runs that were missed by more than epsilon
         skipped = 0
-        while late > epsilon and period > 0:
-            start += datetime.timedelta(seconds=period)
+        if late > epsilon and period > 0:
+            skipped = math.ceil((late - epsilon) / period)
+            if reps is not None:
+                skipped = min(skipped, reps)
+            start += datetime.timedelta(seconds=skipped * period)
             late = (now - start).total_seconds()
-            skipped += 1
-            if reps is not None and skipped >= reps:
-                break
-        if late < 0:  # every missed run skipped; the next one is in the future
+        if late < 0 or late > epsilon:  # the next run is in the future, or none is left
             reps = None if reps is None else max(0, reps - skipped)
             job["schedule"] = format_schedule(reps, start, period_text)
             self._save(job)
