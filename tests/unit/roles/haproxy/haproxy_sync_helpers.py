@@ -83,6 +83,15 @@ def reload_count(make_config):
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A client hanging up mid-request (HAProxy, the sync program stopping) is not news."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass
+
+
 class FakeMarathon:
     """A tiny Marathon: apps in memory, SSE to every attached client, optional basic auth.
 
@@ -157,7 +166,7 @@ class FakeMarathon:
                     return
                 self._send(404, {"message": "not found"})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -10,10 +10,10 @@ import subprocess
 import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
-from haproxy_sync_helpers import HAPROXY, app, free_port, requires_haproxy, sync, task
+from haproxy_sync_helpers import HAPROXY, QuietServer, app, free_port, requires_haproxy, sync, task
 
 pytestmark = requires_haproxy
 
@@ -36,7 +36,7 @@ class Backend:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
