@@ -1425,8 +1425,6 @@ class Marathon:
                                 "_checked": False})
             for idx, hc in enumerate(app["healthChecks"]):
                 key = (inst["instanceId"], idx)
-                if hc["protocol"].startswith("MESOS_"):
-                    continue  # executed by Mesos, not by Marathon: reported as unknown
                 if key in self.hc_inflight or results[idx]["_next"] > now:
                     continue
                 self.hc_inflight.add(key)
@@ -1760,7 +1758,9 @@ def _persisted(inst):
 
 def _probe(hc, inst, app, conf):
     """Run one health check. Returns (ok, cause); ok None means 'ignore' (1xx)."""
-    proto = hc["protocol"]
+    # Simplification: MESOS_* checks are run by the agent's executor in Mesos; the stand-in
+    # agent has none, so Marathon runs them itself like their Marathon-level twins.
+    proto = hc["protocol"].replace("MESOS_", "")
     timeout = max(hc["timeoutSeconds"], 0.1)
     host = inst.get("ip") or inst["host"]
     if proto == "COMMAND":
