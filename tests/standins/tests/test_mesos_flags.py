@@ -202,3 +202,22 @@ def test_master_libprocess_ip(tmp_path):
         proc.wait_http("/master/health")
         state = c.wait_until(lambda: c.http_request("GET", proc.url("/master/state")).json(), 10)
         assert state["pid"] == f"master@127.0.0.2:{port}"
+
+
+def test_agent_with_a_plain_master_address(tmp_path):
+    """--master=host:port (configuration/agent.md) with a standalone master (no --zk)."""
+    mport, aport = free_port(), free_port()
+    master = StandinProcess("mesos_master", [f"--work_dir={tmp_path / 'm'}", "--ip=127.0.0.1", f"--port={mport}",
+                                             "--hostname=127.0.0.1"], port=mport)
+    agent = StandinProcess("mesos_agent", [f"--master=127.0.0.1:{mport}", f"--work_dir={tmp_path / 'a'}",
+                                           "--ip=127.0.0.1", f"--port={aport}", "--hostname=127.0.0.1",
+                                           "--resources=cpus:1;mem:64;disk:64;ports:[31990-31999]"], port=aport)
+    try:
+        master.wait_http("/master/health")
+        agent.wait_http("/health")
+        slaves = c.wait_until(lambda: c.http_request("GET", master.url("/master/slaves")).json()["slaves"], 15)
+        assert slaves and slaves[0]["port"] == aport
+        assert c.http_request("GET", agent.url("/state")).json()["master_hostname"] == "127.0.0.1"
+    finally:
+        agent.kill()
+        master.kill()
