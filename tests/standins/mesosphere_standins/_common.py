@@ -474,11 +474,16 @@ def parse_zk_url(text: str, *, allow_file: bool = True) -> ZkUrl:
 
 
 def kazoo_client(hosts: str, timeout: float, auth_data: list | None = None):
-    """A KazooClient (imported lazily so flag errors never need kazoo)."""
+    """A KazooClient (imported lazily so flag errors never need kazoo).
+
+    With credentials, new znodes get "world read, creator all" ACLs, as Mesos
+    does for an authenticated ``zk://user:pass@...`` URL."""
     from kazoo.client import KazooClient
     from kazoo.retry import KazooRetry
+    from kazoo.security import CREATOR_ALL_ACL, READ_ACL_UNSAFE
 
     return KazooClient(
+        default_acl=(READ_ACL_UNSAFE + CREATOR_ALL_ACL) if auth_data else None,
         hosts=hosts,
         timeout=timeout,
         auth_data=auth_data,

@@ -210,3 +210,26 @@ def test_dead_agent_is_marked_unreachable_and_its_tasks_lost(mesos_factory):
     back = mesos_factory.agent(ports="[31430-31439]", workdir=Path(workdir), port=doomed.port)
     assert wait_until(lambda: agent_id in slaves(master), 20), back.log_tail()
     assert get(master, "/metrics/snapshot").json()["master/slaves_unreachable"] == 0.0
+
+
+def test_zk_credentials_protect_the_znodes(mesos_factory, zk_ensemble):
+    """zk://user:pass@hosts/path: the master authenticates (digest) and its znodes
+    are world-readable, writable by the creator only."""
+    mesos_factory.path = mesos_factory.path + "-auth"
+    url = f"zk://jane:doe@{zk_ensemble.hosts}{mesos_factory.path}"
+    from fixtures import start_mesos_master
+
+    proc = start_mesos_master(url, mesos_factory.tmpdir / "authm" / "work", quorum=1)
+    mesos_factory.procs.append(proc)
+    proc.wait_http("/master/health")
+    assert wait_until(lambda: get(proc, "/master/state").status == 200, 15)
+    zk = zk_ensemble.client()
+    try:
+        name = next(c for c in zk.get_children(mesos_factory.path) if c.startswith("json.info_"))
+        acls, _ = zk.get_acls(f"{mesos_factory.path}/{name}")
+        schemes = sorted((a.id.scheme, a.perms) for a in acls)
+        assert ("world", 1) in schemes  # READ for everyone
+        assert any(scheme == "digest" and perms == 31 for scheme, perms in schemes)  # ALL for jane
+        assert b'"address"' in zk.get(f"{mesos_factory.path}/{name}")[0]
+    finally:
+        zk.stop()
