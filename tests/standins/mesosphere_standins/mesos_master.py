@@ -39,6 +39,8 @@ from . import _common as c
 PROGRAM = "mesos-master"
 VERSION = "1.11.0"
 BUILD_TIME = 1605484800  # 2020-11-16, the 1.11.0 tag date
+# The reference does not name the realms; these are the names Mesos 1.11 uses in its
+# WWW-Authenticate challenges (a choice written down in tests/standins/README.md).
 READONLY_REALM = "mesos-master-readonly"
 READWRITE_REALM = "mesos-master-readwrite"
 SCHEDULER_REALM = "mesos-master-scheduler"
@@ -784,6 +786,7 @@ class Master:
         return out
 
     def metrics(self) -> dict[str, float]:
+        """monitoring.md keys (the subset a health check and the modules read)."""
         with self.lock:
             total = c.Resources()
             used = c.Resources()
@@ -918,6 +921,7 @@ def build_app(m: Master) -> c.HttpApp:
 
     @app.route("GET", "/master/health", "/health")
     def health(req):
+        # README.md note 4, endpoints/master/health.md: 200, empty, every master, no auth
         return c.empty_response(200)
 
     @app.route("GET", "/master/redirect", "/redirect")
@@ -987,6 +991,7 @@ def build_app(m: Master) -> c.HttpApp:
     app.add("GET", "/master/frameworks", guarded(readonly, frameworks))
 
     def tasks(req):
+        # endpoints/master/tasks.md: framework_id, task_id, limit (100), offset, order (desc)
         try:
             limit = int(req.arg("limit", "100"))
             offset = int(req.arg("offset", "0"))
