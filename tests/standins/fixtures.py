@@ -18,11 +18,12 @@ Timeouts are short so failover tests are quick: ZooKeeper sessions of
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -59,10 +60,8 @@ class StandinCluster:
 
     def close(self) -> None:
         for proc in self.processes():
-            try:
+            with contextlib.suppress(Exception):  # keep cleaning up the rest
                 proc.kill()
-            except Exception:  # keep cleaning up the rest
-                pass
 
 
 # Each launcher gets the cluster and starts its programs into it, in order.
