@@ -5,6 +5,7 @@ Tests that break the session cluster put it back and wait for the check to pass 
 other integration tests find it whole.
 """
 
+import socket
 import threading
 import time
 
@@ -61,7 +62,7 @@ def test_wrong_quorum_flag_is_named(standin_cluster, endpoints, ansible_module, 
         for proc in masters:
             proc.wait_http("/master/health", timeout=30)
         args = dict(mesos_endpoints=[p.url("").rstrip("/") for p in masters], zookeeper_hosts=endpoints["zookeeper"],
-                    expected_agents=0, request_retries=0, wait_timeout=20, poll_interval=1)
+                    expected_agents=0, request_retries=0)
         result = ansible_module("cluster_ha_check", args)
         assert result["failed"] is True
         assert "mesos_quorum_flag" in result["failed_checks"]
@@ -70,6 +71,25 @@ def test_wrong_quorum_flag_is_named(standin_cluster, endpoints, ansible_module, 
     finally:
         for proc in masters:
             proc.kill()
+
+
+def restart_after_first_probe(proc, ready):
+    """Hold the killed master's port until the waiting check has probed it once (so that check
+    has seen the master gone), then start the master again, as systemd would."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", proc.port))
+    listener.listen(8)
+    listener.settimeout(120)
+    ready.set()
+    try:
+        conn, _addr = listener.accept()
+        conn.close()  # the probe sees a dropped connection: the master is not answering
+    except OSError:
+        pass
+    finally:
+        listener.close()
+    proc.start()
 
 
 def test_killed_leader_replaced_within_wait_timeout(standin_cluster, endpoints, ansible_module):
@@ -82,10 +102,10 @@ def test_killed_leader_replaced_within_wait_timeout(standin_cluster, endpoints, 
         failing = ansible_module("cluster_ha_check", ha_args(endpoints))
         assert failing["failed"] is True and "mesos_master_count" in failing["failed_checks"]
 
-        # systemd would restart it: bring the killed master back a little later, while the
-        # check below is already waiting
-        restarter = threading.Timer(3.0, leading.start)
+        ready = threading.Event()
+        restarter = threading.Thread(target=restart_after_first_probe, args=(leading, ready))
         restarter.start()
+        assert ready.wait(10)
         started = time.monotonic()
         result = ansible_module("cluster_ha_check", ha_args(endpoints, wait_timeout=120, poll_interval=1))
         assert not result.get("failed"), result.get("msg")
