@@ -1,8 +1,17 @@
+import time
+
 from conftest import http_json
 
 
 def test_mesos_info_reads_the_cluster(standin_cluster, endpoints, ansible_module):
-    result = ansible_module("mesos_info", dict(mesos_endpoints=endpoints["mesos"]), check=True)
+    # The frameworks register shortly after the cluster is up: look again for a while.
+    deadline = time.monotonic() + 60
+    while True:
+        result = ansible_module("mesos_info", dict(mesos_endpoints=endpoints["mesos"]), check=True)
+        names = sorted(f["name"] for f in result.get("frameworks", []) if f["active"])
+        if ("marathon" in names and "chronos" in names) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert not result.get("failed"), result.get("msg")
     assert result["changed"] is False
     leading = standin_cluster.leading_master(timeout=10)
