@@ -375,7 +375,7 @@ def test_standby_without_reachable_leader_is_502(cluster):
 def test_http_credentials(cluster):
     zk_path = f"/marathon-auth-{uuid.uuid4().hex[:6]}"
     proc = start_marathon(cluster, f"marathon-auth-{zk_path[-6:]}", zk_path=zk_path,
-                          extra_args=["--http_credentials=ops:s3cret"])
+                          extra_args=["--http_credentials=ops:s3cret", "--framework_name=marathon-auth-test"])
     try:
         proc.wait_http("/ping", timeout=20, statuses=(200,))
         base = base_of(proc)
@@ -390,7 +390,8 @@ def test_http_credentials(cluster):
 
 def test_disable_ha_leads_at_once(cluster):
     zk_path = f"/marathon-noha-{uuid.uuid4().hex[:6]}"
-    proc = start_marathon(cluster, f"marathon-noha-{zk_path[-6:]}", zk_path=zk_path, extra_args=["--disable_ha"])
+    proc = start_marathon(cluster, f"marathon-noha-{zk_path[-6:]}", zk_path=zk_path,
+                          extra_args=["--disable_ha", "--framework_name=marathon-noha-test"])
     try:
         proc.wait_http("/ping", timeout=20, statuses=(200,))
         base = base_of(proc)
