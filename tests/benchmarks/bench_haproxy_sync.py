@@ -179,7 +179,7 @@ defaults
     timeout client 10s
     timeout server 10s
     retries 3
-    option redispatch
+    option redispatch 1
     default-server init-addr last,libc,none
 listen stats
     bind {address}:{stats_port}

@@ -651,13 +651,18 @@ def _no_auth(request):
 
 
 def _message(resp):
+    """The server's own words, short: Marathon's JSON message, an HTML page's title, or text."""
     try:
         body = resp.json()
         if isinstance(body, dict) and body.get("message"):
             return str(body["message"])[:200]
     except ValueError:
         pass
-    return (resp.text or "").strip()[:200]
+    text = resp.text or ""
+    title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    if title:
+        text = title.group(1)
+    return " ".join(text.split())[:200]
 
 
 # --------------------------------------------------------------------------------------------

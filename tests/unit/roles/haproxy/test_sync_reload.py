@@ -94,7 +94,7 @@ defaults
     timeout client 10s
     timeout server 10s
     retries 3
-    option redispatch
+    option redispatch 1
     default-server init-addr last,libc,none
 listen stats
     bind 127.0.0.1:{stats_port}

@@ -1,0 +1,331 @@
+"""The HAProxy role's sync program against the Marathon stand-ins (3 Marathons, 2 agents,
+real ZooKeeper) and a real HAProxy in master-worker mode, all on 127.0.0.1.
+
+The same promises as the cluster scenario's verify_haproxy.yml, on one machine and in seconds:
+the app's healthy tasks serve through HAProxy; after a scale-up every new task serves within
+2 s of turning healthy; scaling down and a rolling restart under steady load fail no request;
+killing the leading Marathon, the program follows the new leader and a change made meanwhile
+is served within the reconcile interval. Loads are bounded and print requests sent/failed.
+"""
+
+import importlib.util
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SYNC = ROOT / "roles" / "haproxy" / "files" / "marathon_haproxy_sync.py"
+HAPROXY = "/usr/sbin/haproxy"
+APP = "/itest/haproxy-web"
+RECONCILE = 3.0
+
+pytestmark = pytest.mark.skipif(not Path(HAPROXY).exists(), reason="haproxy is not installed (scripts/setup)")
+
+
+def http_json(url, method="GET", timeout=5):
+    """(status, parsed body) read straight from a server; (0, None) when it cannot be reached."""
+    req = urllib.request.Request(url, method=method, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+    except (OSError, ValueError):
+        return 0, None
+
+
+def load_sync():
+    spec = importlib.util.spec_from_file_location("marathon_haproxy_sync_itest", SYNC)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+sync = load_sync()
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def definition(service_port, instances):
+    return {
+        "id": APP,
+        "cmd": (
+            "d=$(mktemp -d) && echo $MESOS_TASK_ID > $d/index.html && "
+            "exec python3 -m http.server $PORT0 --bind 127.0.0.1 --directory $d"
+        ),
+        "instances": instances,
+        "cpus": 0.1,
+        "mem": 16,
+        "portDefinitions": [{"port": service_port, "protocol": "tcp"}],
+        "healthChecks": [
+            {
+                "protocol": "HTTP",
+                "path": "/",
+                "portIndex": 0,
+                "gracePeriodSeconds": 10,
+                "intervalSeconds": 1,
+                "timeoutSeconds": 2,
+                "maxConsecutiveFailures": 3,
+            }
+        ],
+        "upgradeStrategy": {"minimumHealthCapacity": 1.0, "maximumOverCapacity": 1.0},
+        "labels": {"HAPROXY_GROUP": "external"},
+    }
+
+
+def put_app(marathons, body, timeout=30):
+    """PUT the app on whichever Marathon takes it (elections may be under way)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        for base in marathons:
+            req = urllib.request.Request(
+                f"{base}/v2/apps{APP}?force=true",
+                data=json.dumps(body).encode(),
+                method="PUT",
+                headers={"Content-Type": "application/json"},
+            )
+            try:
+                with urllib.request.urlopen(req, timeout=5) as resp:
+                    return json.loads(resp.read())
+            except (OSError, ValueError) as exc:
+                last = exc
+        time.sleep(0.5)
+    raise AssertionError(f"no Marathon took the app: {last}")
+
+
+def healthy(marathons):
+    for base in marathons:
+        status, body = http_json(f"{base}/v2/apps{APP}?embed=app.tasks")
+        if status == 200:
+            return {
+                t["id"]
+                for t in body["app"].get("tasks", [])
+                if t.get("state") == "TASK_RUNNING"
+                and t.get("healthCheckResults")
+                and all(r.get("alive") for r in t["healthCheckResults"])
+            }
+    return set()
+
+
+def deployments_done(marathons):
+    for base in marathons:
+        status, body = http_json(f"{base}/v2/deployments")
+        if status == 200:
+            return not any(APP in d.get("affectedApps", []) for d in body)
+    return False
+
+
+def wait(check, timeout, interval=0.1, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"{what} not reached within {timeout}s")
+
+
+def answers(url):
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def served(url, rounds):
+    seen = set()
+    for _ in range(rounds):
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                seen.add(resp.read().decode().strip())
+        except OSError:
+            seen.add("<failed>")
+    return seen
+
+
+class Load:
+    def __init__(self, url, seconds=120, limit=20000):
+        self.url, self.seconds, self.limit = url, seconds, limit
+        self.sent, self.failed, self.errors = 0, 0, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        end = time.monotonic() + self.seconds
+        while not self._stop.is_set() and time.monotonic() < end and self.sent < self.limit:
+            self.sent += 1
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as resp:
+                    resp.read()
+            except OSError as exc:
+                self.failed += 1
+                self.errors.append(repr(exc))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(30)
+        print(f"requests sent: {self.sent}, failed: {self.failed}")
+
+
+@pytest.fixture(scope="module")
+def lb(standin_cluster, endpoints, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("haproxy-sync")
+    stats_port = free_port()
+    base = tmp / "haproxy.cfg"
+    base.write_text(f"""global
+    log stderr local0 err
+    maxconn 2000
+    stats socket {tmp}/admin.sock mode 600 level admin expose-fd listeners
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    retries 3
+    option redispatch 1
+    default-server init-addr last,libc,none
+listen stats
+    bind 127.0.0.1:{stats_port}
+    mode http
+    monitor-uri /_haproxy_health_check
+""")
+    dynamic = tmp / "marathon.cfg"
+    dynamic.write_text("# empty\n")
+    proc = subprocess.Popen(
+        [HAPROXY, "-W", "-f", str(base), "-f", str(dynamic), "-S", f"{tmp}/master.sock"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait(lambda: answers(f"http://127.0.0.1:{stats_port}/_haproxy_health_check"), 10, what="HAProxy up")
+    cfg = sync.Config.from_dict(
+        {
+            "marathon_urls": endpoints["marathon"],
+            "dynamic_config": str(dynamic),
+            "base_configs": [str(base)],
+            "haproxy_bin": HAPROXY,
+            "reload_command": ["/bin/kill", "-USR2", str(proc.pid)],
+            "status_file": str(tmp / "status.json"),
+            "reconcile_interval": RECONCILE,
+            "stats_port": stats_port,
+            "vhost_port": 0,
+            "bind_address": "127.0.0.1",
+            "retry_delay": 0.2,
+            "max_retry_delay": 1.0,
+        }
+    )
+    daemon = sync.SyncDaemon(cfg)
+    daemon.start()
+    service_port = free_port()
+    yield {"daemon": daemon, "cfg": cfg, "port": service_port, "url": f"http://127.0.0.1:{service_port}/"}
+    daemon.stop()
+    for base_url in endpoints["marathon"]:
+        if http_json(f"{base_url}/v2/apps{APP}?force=true", method="DELETE")[0] in (200, 202, 404):
+            break
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_app_scales_and_restarts_through_haproxy(lb, endpoints, ansible_module):
+    marathons = endpoints["marathon"]
+    url = lb["url"]
+    args = dict(marathon_endpoints=marathons, wait_timeout=120, poll_interval=0.5)
+
+    result = ansible_module("marathon_app", dict(args, definition=definition(lb["port"], 2)))
+    assert not result.get("failed"), result.get("msg")
+    wait(lambda: len(healthy(marathons)) == 2, 60, what="2 healthy tasks")
+    wait(lambda: served(url, 8) == healthy(marathons), 10, what="both tasks served")
+
+    # Scale to 4: every new task serves within 2 s of turning healthy.
+    put_app(marathons, definition(lb["port"], 4))
+    now_healthy = wait(
+        lambda: (h := healthy(marathons)) and len(h) == 4 and h, 60, interval=0.05, what="4 healthy tasks"
+    )
+    healthy_at = time.monotonic()
+    wait(lambda: served(url, 12) == now_healthy, 2.0, interval=0.05, what="all 4 served within 2 s")
+    print(f"4 tasks served {time.monotonic() - healthy_at:.2f} s after the 4th turned healthy")
+
+    # Scale to 1 under steady load: no request fails.
+    with Load(url) as load:
+        result = ansible_module("marathon_app", dict(args, definition=definition(lb["port"], 1)))
+        assert not result.get("failed"), result.get("msg")
+        time.sleep(RECONCILE)
+    assert load.failed == 0, load.errors[:5]
+    assert load.sent > 20
+
+    # Rolling restart under steady load: no request fails.
+    result = ansible_module("marathon_app", dict(args, definition=definition(lb["port"], 2)))
+    assert not result.get("failed"), result.get("msg")
+    before = wait(lambda: (h := healthy(marathons)) and len(h) == 2 and h, 60, what="2 healthy tasks")
+    with Load(url) as load:
+        result = ansible_module("marathon_app", dict(args, id=APP, state="restarted"))
+        assert not result.get("failed"), result.get("msg")
+        wait(lambda: deployments_done(marathons), 120, what="restart deployment done")
+        time.sleep(RECONCILE)
+    assert load.failed == 0, load.errors[:5]
+    after = healthy(marathons)
+    assert after and not (after & before), "the restart replaced every task"
+    wait(lambda: served(url, 8) == after, 10, what="new tasks served")
+
+
+def test_leader_killed_while_changes_flow(lb, standin_cluster, endpoints):
+    marathons = endpoints["marathon"]
+    url = lb["url"]
+    put_app(marathons, definition(lb["port"], 2))
+    wait(lambda: len(healthy(marathons)) == 2, 60, what="2 healthy tasks")
+    status, body = http_json(marathons[0] + "/v2/leader")
+    assert status == 200
+    leader_port = int(body["leader"].rsplit(":", 1)[1])
+    victim = next(p for p in standin_cluster.marathons if p.url("").rstrip("/").endswith(f":{leader_port}"))
+    old_url = victim.url("").rstrip("/")
+    victim.kill()
+    try:
+        others = [m for m in marathons if m != old_url]
+        put_app(others, definition(lb["port"], 3), timeout=60)
+        changed_at = time.monotonic()
+        wait(
+            lambda: (
+                lb["daemon"].last_event_url in others
+                and json.loads(Path(lb["cfg"].status_file).read_text())["marathon"]["events_connected"]
+            ),
+            30,
+            what="events from the new leader",
+        )
+        now_healthy = wait(lambda: (h := healthy(others)) and len(h) == 3 and h, 90, what="3 healthy tasks")
+        try:
+            wait(lambda: served(url, 9) == healthy(others), RECONCILE + 2, what="the change served")
+        except AssertionError:
+            print("healthy:", now_healthy, healthy(others), "served:", served(url, 9))
+            print(Path(lb["cfg"].status_file).read_text())
+            print(Path(lb["cfg"].dynamic_config).read_text())
+            raise
+        print(
+            f"change served {time.monotonic() - changed_at:.1f} s after it was made; "
+            f"events now from {lb['daemon'].last_event_url}"
+        )
+    finally:
+        victim.start()
+        victim.wait_http("/ping", timeout=60)
