@@ -1345,8 +1345,7 @@ class Marathon:
                   agentId=inst["agentId"], host=inst["host"], runSpecVersion=inst["version"])
         LOG.info("task %s: %s -> %s %s", inst["taskId"], old, state, msg)
         if state in TERMINAL:
-            if state in ("TASK_FAILED", "TASK_LOST", "TASK_ERROR", "TASK_UNREACHABLE") \
-                    and not inst.get("_killing"):
+            if state in ("TASK_FAILED", "TASK_LOST", "TASK_ERROR", "TASK_UNREACHABLE"):
                 self.last_failure[inst["appId"]] = {
                     "appId": inst["appId"], "host": inst["host"], "message": msg,
                     "state": state, "taskId": inst["taskId"], "timestamp": fw.now_iso(),

@@ -69,3 +69,8 @@ def test_zk_url_with_credentials():
     assert (hosts, path, auth) == ("h1:2181,h2:2181", "/marathon", "user:pass")
     with pytest.raises(ValueError):
         fw.parse_zk_url("zk://h1/marathon")
+
+
+def test_master_given_without_zookeeper():
+    assert fw.MesosMaster("127.0.0.1:5050").leader() == "127.0.0.1:5050"
+    assert fw.MesosMaster("http://master.example:5050/").leader() == "master.example:5050"
