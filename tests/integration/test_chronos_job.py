@@ -1,7 +1,7 @@
 """chronos_job and chronos_job_info against the Chronos stand-ins."""
 
 import pytest
-from conftest import http_json
+from integration_helpers import http_json
 
 PARENT = "itest-parent"
 CHILD = "itest-child"

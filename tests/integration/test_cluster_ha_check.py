@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from conftest import start_mesos_master
+from integration_helpers import start_mesos_master
 
 
 def ha_args(endpoints, **extra):

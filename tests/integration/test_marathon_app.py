@@ -2,7 +2,7 @@
 check, idempotent apply, each proved by reading Marathon directly."""
 
 import pytest
-from conftest import http_json
+from integration_helpers import http_json
 
 APP = "/itest/web"
 DEFINITION = {

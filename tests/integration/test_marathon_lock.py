@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, http_json
+from integration_helpers import ROOT, http_json
 
 APP = "/itest/stuck"
 

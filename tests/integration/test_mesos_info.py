@@ -1,6 +1,6 @@
 import time
 
-from conftest import http_json
+from integration_helpers import http_json
 
 
 def test_mesos_info_reads_the_cluster(standin_cluster, endpoints, ansible_module):

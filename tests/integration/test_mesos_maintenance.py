@@ -5,7 +5,7 @@ cluster's agents are not disturbed for the other tests.
 """
 
 import pytest
-from conftest import http_json
+from integration_helpers import http_json
 
 M1 = {"hostname": "maint-a.invalid", "ip": "10.255.0.1"}
 M2 = {"hostname": "maint-b.invalid", "ip": "10.255.0.2"}
