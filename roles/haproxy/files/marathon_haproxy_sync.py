@@ -8,14 +8,15 @@ haproxy-marathon-sync.service. It reads one JSON configuration file (see the rol
 
 How it works, in one paragraph: Marathon's event stream (/v2/events) is used only as a
 cache-invalidation signal, as Marathon's own documentation advises (events are not ordered).
-An event that names an app makes the program re-read that app; anything else, a reconnect,
-and a timer re-read every app (/v2/apps?embed=apps.tasks). From the apps it renders the
-dynamic part of HAProxy's configuration (a frontend per service port, a backend of the app's
-running and, where the app has health checks, healthy tasks). A new configuration is checked
-with `haproxy -c` before it replaces the old one; HAProxy is reloaded only when the text
-changed. When the check fails, the apps the error lines point at keep their last good
-sections (or are left out when they have none) and the failure is logged and written to the
-status file; when the error cannot be pinned on an app, the last good file stays untouched.
+An event that names apps makes the program re-read those apps; group changes, deployments
+that name none, every (re)connection and a timer re-read every app (/v2/apps?embed=apps.tasks).
+From the apps it renders the dynamic part of HAProxy's configuration: a frontend per service
+port, a backend of the app's running and, where the app has health checks, healthy tasks.
+A new configuration is checked with `haproxy -c` before it replaces the old one; HAProxy is
+reloaded only when the text changed. When the check fails, the apps the error lines point at
+keep their last good sections (or are left out when they have none) and the failure is logged
+and written to the status file; when the error cannot be pinned on an app, the last good file
+stays untouched.
 """
 
 from __future__ import annotations
@@ -49,10 +50,11 @@ GENERATED_HEADER = (
     "# Change the HAProxy role's variables or the apps' HAPROXY_* labels instead.\n"
 )
 
-# Health-check protocols that imply an HTTP service (the frontend then runs in http mode).
-HTTP_CHECK_PROTOCOLS = {"HTTP", "HTTPS", "MESOS_HTTP", "MESOS_HTTPS"}
+# Health-check protocols that imply a plain-HTTP service (the frontend then runs in http mode).
+# HTTPS checks do not: HAProxy would speak plain HTTP to a TLS server.
+HTTP_CHECK_PROTOCOLS = {"HTTP", "MESOS_HTTP"}
 
-# Events that name one app; the value is how to find its id in the event body.
+# Events that name one app, in one of these keys (or in appDefinition.id).
 _APP_ID_KEYS = ("appId", "runSpecId")
 _APP_EVENTS = {
     "status_update_event",
@@ -169,7 +171,7 @@ class Config:
         """Ports no app may take, with the reason for each."""
         ports = {}
         for item in self.reserved_ports:
-            first, _, last = str(item).partition("-")
+            first, _dash, last = str(item).partition("-")
             for port in range(int(first), int(last or first) + 1):
                 ports[port] = "reserved by the HAProxy role (haproxy_reserved_ports)"
         if self.stats_port:
@@ -489,7 +491,7 @@ class SSEParser:
                 continue
             if line.startswith(":"):
                 continue  # comment / keep-alive
-            name, _, value = line.partition(":")
+            name, _colon, value = line.partition(":")
             if value.startswith(" "):
                 value = value[1:]
             if name == "event":

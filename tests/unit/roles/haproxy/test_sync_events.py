@@ -32,7 +32,7 @@ def parse(chunks):
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 64, len(STREAM)])
 def test_sse_framing_does_not_depend_on_chunk_boundaries(size):
     events = parse([STREAM[i : i + size] for i in range(0, len(STREAM), size)])
-    assert [name for name, _ in events] == ["event_stream_attached", "status_update_event", "message"]
+    assert [name for name, _data in events] == ["event_stream_attached", "status_update_event", "message"]
     body = json.loads(events[1][1])
     assert body == {"eventType": "status_update_event", "appId": "/web", "taskStatus": "TASK_RUNNING"}
     assert json.loads(events[2][1])["appId"] == "/old"

@@ -47,7 +47,7 @@ def test_with_health_checks_only_healthy_tasks_serve(make_config):
             health=True,
         )
     ]
-    _cfg, services, _ = build(make_config, apps)
+    _cfg, services, _rejected = build(make_config, apps)
     assert services[0].servers == [("127.0.0.1", 31000)]
     assert services[0].mode == "http"  # an HTTP health check makes the port an HTTP service
 
@@ -73,7 +73,7 @@ def test_service_ports_from_each_app_format():
 def test_second_port_uses_second_task_port(make_config):
     a = app("/two", 10000, [{"id": "t", "host": "h1", "ports": [31000, 31001], "state": "TASK_RUNNING"}])
     a["portDefinitions"].append({"port": 10001})
-    _cfg, services, _ = build(make_config, [a])
+    _cfg, services, _rejected = build(make_config, [a])
     assert [(s.service_port, s.servers) for s in services] == [(10000, [("h1", 31000)]), (10001, [("h1", 31001)])]
 
 
@@ -85,31 +85,31 @@ def test_group_selection(make_config):
         app("/mixed", 10003, labels={"HAPROXY_GROUP": "internal", "HAPROXY_0_GROUP": "external"}),
         app("/off", 10004, labels={"HAPROXY_0_ENABLED": "false"}),
     ]
-    _cfg, services, _ = build(make_config, apps, group="external")
+    _cfg, services, _rejected = build(make_config, apps, group="external")
     assert [s.app_id for s in services] == ["/ext", "/none", "/mixed"]
-    _cfg, services, _ = build(make_config, apps, group="external", include_unlabelled=False)
+    _cfg, services, _rejected = build(make_config, apps, group="external", include_unlabelled=False)
     assert [s.app_id for s in services] == ["/ext", "/mixed"]
-    _cfg, services, _ = build(make_config, apps, group="*")
+    _cfg, services, _rejected = build(make_config, apps, group="*")
     assert [s.app_id for s in services] == ["/ext", "/int", "/none", "/mixed"]
 
 
 def test_labels_shape_the_service(make_config):
     labels = {"HAPROXY_0_VHOST": "web.example.com, www.example.com", "HAPROXY_0_BALANCE": "leastconn"}
-    _cfg, services, _ = build(make_config, [app("/web", 10000, [task()], labels=labels)])
+    _cfg, services, _rejected = build(make_config, [app("/web", 10000, [task()], labels=labels)])
     svc = services[0]
     assert svc.mode == "http"  # a vhost implies http
     assert svc.balance == "leastconn"
     assert svc.vhosts == ["web.example.com", "www.example.com"]
-    _cfg, services, _ = build(make_config, [app("/db", 10001, [task()], labels={"HAPROXY_0_MODE": "TCP"})])
+    _cfg, services, _rejected = build(make_config, [app("/db", 10001, [task()], labels={"HAPROXY_0_MODE": "TCP"})])
     assert services[0].mode == "tcp"
 
 
 def test_rendering_is_deterministic_and_names_each_app(make_config):
     apps = [app(f"/group/app{i}", 10000 + i, [task(port=31000 + i)]) for i in range(5)]
-    cfg, services, _ = build(make_config, apps)
+    cfg, services, _rejected = build(make_config, apps)
     text1, owners1 = sync.assemble(sync.render_blocks(services, cfg), cfg)
-    _cfg, services2, _ = build(make_config, list(reversed(apps)))
-    text2, _ = sync.assemble(sync.render_blocks(services2, cfg), cfg)
+    _cfg, services2, _rejected = build(make_config, list(reversed(apps)))
+    text2, _owners = sync.assemble(sync.render_blocks(services2, cfg), cfg)
     assert text1 == text2
     assert len(owners1) == text1.count("\n")
     assert "frontend marathon_group_app3_10003" in text1
@@ -127,8 +127,9 @@ def test_rendered_configuration_passes_haproxy_check(make_config, tmp_path):
         app("/unresolvable", 10002, [task(host="no-such-host.invalid", port=31003)]),
         app("/empty", 10003, []),
     ]
-    cfg, services, _ = build(make_config, apps, server_options="check inter 2s fall 2 rise 1", log_requests=True)
-    text, _ = sync.assemble(sync.render_blocks(services, cfg), cfg)
+    options = "check inter 2s fall 2 rise 1"
+    cfg, services, _rejected = build(make_config, apps, server_options=options, log_requests=True)
+    text, _owners = sync.assemble(sync.render_blocks(services, cfg), cfg)
     assert "frontend marathon_http_vhosts" in text
     assert "acl host_marathon_web_10001 req.hdr(host),field(1,:) -i web.example" in text
     path = tmp_path / "candidate.cfg"

@@ -180,7 +180,7 @@ def test_port_collision_is_visible_in_the_status_file(make_config, caplog):
 def test_error_lines_map_to_the_owning_app(make_config, bad, tmp_path):
     cfg = make_config()
     apps = [app("/a", 10000, [task()]), app("/b", 10001, [task()], labels=bad), app("/c", 10002, [task()])]
-    services, _ = sync.build_services(apps, cfg)
+    services, _rejected = sync.build_services(apps, cfg)
     text, owners = sync.assemble(sync.render_blocks(services, cfg), cfg)
     haproxy = sync.HAProxy(cfg)
     path = haproxy.write_candidate(text)
