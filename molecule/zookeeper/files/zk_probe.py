@@ -4,8 +4,9 @@
 watch:       poll every member every --interval seconds until --stop-file appears (or
              --max-seconds pass); write one JSON line per round to --log and a summary to
              --summary. Used to prove that a rolling restart never takes two members out at once.
-wait-leader: poll until exactly one member leads and every listed member serves; print the
-             seconds it took and the leader, as JSON. Used to time an election.
+wait-leader: note when --old-leader stops leading, then poll the other members until exactly
+             one leads and the rest follow; print the seconds in between and the new leader,
+             as JSON. Used to time an election.
 """
 
 import argparse
@@ -102,16 +103,29 @@ def watch(args):
 
 
 def wait_leader(args):
-    addresses = args.hosts.split(",")
+    """Time an election: from the moment --old-leader stops leading until the others serve."""
+    survivors = [a for a in args.hosts.split(",") if a != args.old_leader]
     start = time.time()
+    lost = None
+    ready = False
     while time.time() - start < args.max_seconds:
-        modes = sample(addresses, args.timeout)
-        if has_quorum(modes) and all(m in ("leader", "follower") for m in modes.values()):
-            leader = [a for a, m in modes.items() if m == "leader"][0]
-            print(json.dumps({"seconds": round(time.time() - start, 2), "leader": leader, "modes": modes}))
-            return 0
+        old = srvr(args.old_leader, args.timeout)
+        now = time.time()
+        if lost is None and old != "leader":
+            lost = now
+        if args.ready_file and not ready:
+            open(args.ready_file, "w").close()
+            ready = True
+        if lost is not None:
+            modes = sample(survivors, args.timeout)
+            if modes and list(modes.values()).count("leader") == 1 and all(
+                m in ("leader", "follower") for m in modes.values()
+            ):
+                leader = [a for a, m in modes.items() if m == "leader"][0]
+                print(json.dumps({"seconds": round(time.time() - lost, 2), "leader": leader, "modes": modes}))
+                return 0
         time.sleep(args.interval)
-    print(json.dumps({"seconds": None, "leader": None, "modes": sample(addresses, args.timeout)}))
+    print(json.dumps({"seconds": None, "leader": None, "modes": sample(survivors, args.timeout)}))
     return 1
 
 
@@ -125,11 +139,15 @@ def main(argv=None):
     parser.add_argument("--log")
     parser.add_argument("--summary")
     parser.add_argument("--stop-file")
+    parser.add_argument("--old-leader", help="wait-leader: the member about to be stopped")
+    parser.add_argument("--ready-file", help="wait-leader: touched once polling has started")
     args = parser.parse_args(argv)
     if args.mode == "watch":
         if not (args.log and args.summary and args.stop_file):
             parser.error("watch needs --log, --summary and --stop-file")
         return watch(args)
+    if not args.old_leader:
+        parser.error("wait-leader needs --old-leader")
     return wait_leader(args)
 
 
