@@ -1716,7 +1716,7 @@ class Marathon:
             self._request_kill(i, "scaling down")
         new = [i for i in new if not i.get("_killing")]
         healthy_new = sum(1 for i in new if self._ready(i))
-        if old:
+        if action == "RestartApplication":
             us = app["upgradeStrategy"]
             min_healthy = math.ceil(target * us["minimumHealthCapacity"])
             max_cap = target + math.floor(target * us["maximumOverCapacity"])
