@@ -9,7 +9,7 @@ class FakeKazoo:
     instances = []
     children = {}
     data = {}
-    fail_start = None
+    fail_start = []  # the error start() raises, if any
 
     def __init__(self, hosts, timeout, read_only, auth_data):
         self.hosts = hosts
@@ -19,7 +19,7 @@ class FakeKazoo:
 
     def start(self, timeout):
         if FakeKazoo.fail_start:
-            raise FakeKazoo.fail_start
+            raise FakeKazoo.fail_start[0]
 
     def get_children(self, path):
         return FakeKazoo.children[path]
@@ -37,7 +37,7 @@ class FakeKazoo:
 @pytest.fixture
 def kazoo(monkeypatch):
     FakeKazoo.instances = []
-    FakeKazoo.fail_start = None
+    FakeKazoo.fail_start = []
     FakeKazoo.children = {"/mesos": ["log_replicas", "json.info_0000000007", "json.info_0000000003"]}
     FakeKazoo.data = {"/mesos/json.info_0000000003": json.dumps({
         "address": {"hostname": "m2", "ip": "10.0.0.2", "port": 5050}, "pid": "master@10.0.0.2:5050",
@@ -63,7 +63,7 @@ def test_credentials_in_url_become_digest_auth(kazoo):
 def test_errors_are_data(kazoo, monkeypatch):
     kazoo.children["/mesos"] = ["log_replicas"]
     assert _mesos.zk_leader("zk://z1:2181/mesos") == (None, "no master has registered under /mesos")
-    kazoo.fail_start = RuntimeError("Connection time-out")
+    kazoo.fail_start = [RuntimeError("Connection time-out")]
     info, error = _mesos.zk_leader("zk://z1:2181/mesos")
     assert info is None and error == "could not read /mesos from ZooKeeper z1:2181: Connection time-out"
     assert _mesos.zk_leader("file:///etc/mesos/zk")[1].startswith("no zk:// URL to read")
