@@ -12,6 +12,7 @@ raises typed errors whose text names what was asked, where, and what the server 
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -81,7 +82,12 @@ class HttpStatusError(ApiError):
         text = "%s %s answered HTTP %s" % (method, url, status)
         if self.server_message:
             text += ": %s" % self.server_message
-        super().__init__(text + ".")
+        text += "."
+        if status == 401:
+            text += " Check the username and password given for %s." % SERVICE_NAMES.get(service, service)
+        elif status == 403:
+            text += " The user given for %s is not allowed to do this." % SERVICE_NAMES.get(service, service)
+        super().__init__(text)
 
 
 class NoLeaderError(ApiError):
@@ -274,7 +280,8 @@ class ApiClient:
             return Response(exc.code, headers, payload, url)
         except urllib.error.URLError as exc:
             raise _Unreachable(str(getattr(exc, "reason", exc))) from None
-        except (UrlsConnectionError, TimeoutError, OSError) as exc:
+        except (UrlsConnectionError, TimeoutError, OSError, http.client.HTTPException) as exc:
+            # HTTPException: something answered that does not speak HTTP (or hung up mid-answer).
             raise _Unreachable(str(exc) or exc.__class__.__name__) from None
 
     # -- leader discovery --------------------------------------------------------------------

@@ -175,3 +175,19 @@ def test_client_from_params():
 def test_argument_specs_mark_passwords_no_log():
     for spec in (_api.mesos_argument_spec(), _api.marathon_argument_spec(), _api.chronos_argument_spec()):
         assert [k for k, v in spec.items() if v.get("no_log")] == [k for k in spec if k.endswith("_password")]
+
+
+def test_not_http_is_unreachable(fake_http):
+    fake_http.add("GET", "http://c1:4400/leader", error=_api.http.client.BadStatusLine("SSH-2.0-OpenSSH"))
+    client = _api.ApiClient("chronos", ["http://c1:4400"], retries=0)
+    with pytest.raises(_api.EndpointUnreachable, match="http://c1:4400/leader: "):
+        client.find_leader()
+
+
+def test_401_says_to_check_credentials(fake_http):
+    fake_http.add("GET", "http://c1:4400/leader", 401, body="")
+    client = _api.ApiClient("chronos", ["http://c1:4400"], retries=0)
+    with pytest.raises(_api.HttpStatusError) as info:
+        client.find_leader()
+    assert str(info.value) == ("GET http://c1:4400/leader answered HTTP 401. "
+                               "Check the username and password given for Chronos.")
