@@ -246,15 +246,48 @@ _libc = None
 
 
 def _set_pdeathsig() -> None:
-    """Run in the child: own session, and die with the agent (PR_SET_PDEATHSIG)."""
+    """Run in the executor child before exec: own session, and SIGTERM when the
+    agent dies (PR_SET_PDEATHSIG survives exec)."""
     os.setsid()
     global _libc
     try:
         if _libc is None:
             _libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        _libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+        _libc.prctl(1, signal.SIGTERM, 0, 0, 0)
     except OSError:
         pass
+
+
+# The stand-in's command executor: one small process per task, between the agent and
+# the task. It runs the command in a process group of its own and, on SIGTERM (a kill,
+# or the agent's death), stops that whole group: SIGTERM, then SIGKILL after the grace
+# period. It exits like the command did (same status, or the same signal), and it
+# kills what is left of the command's group when the command ends.
+EXECUTOR = r"""
+import os, signal, subprocess, sys, threading
+if os.getppid() == 1:
+    sys.exit(137)
+grace = float(sys.argv[1])
+child = subprocess.Popen(sys.argv[2:], start_new_session=True)
+def group(sig):
+    try:
+        os.killpg(child.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+def stop(signum, frame):
+    group(signal.SIGTERM)
+    timer = threading.Timer(grace, group, (signal.SIGKILL,))
+    timer.daemon = True
+    timer.start()
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+rc = child.wait()
+group(signal.SIGKILL)
+if rc < 0:
+    signal.signal(-rc, signal.SIG_DFL)
+    os.kill(os.getpid(), -rc)
+sys.exit(rc)
+"""
 
 
 class Task:
@@ -531,7 +564,8 @@ class Agent:
                 stdout = open(os.path.join(task.sandbox, "stdout"), "ab")  # noqa: SIM115
                 stderr = open(os.path.join(task.sandbox, "stderr"), "ab")  # noqa: SIM115
                 try:
-                    task.proc = subprocess.Popen(argv, cwd=task.sandbox, env=self.task_environment(task),
+                    executor = [sys.executable, "-c", EXECUTOR, str(self.kill_grace(task)), *argv]
+                    task.proc = subprocess.Popen(executor, cwd=task.sandbox, env=self.task_environment(task),
                                                  stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
                                                  preexec_fn=_set_pdeathsig, close_fds=True)
                 finally:
@@ -595,23 +629,29 @@ class Agent:
         task.kill_requested = True
         if task.proc is None:
             return  # the launcher reports TASK_KILLED
-        grace = DEFAULT_KILL_GRACE
-        policy = (task.info.get("kill_policy") or {}).get("grace_period") or {}
-        if "nanoseconds" in policy:
-            grace = float(policy["nanoseconds"]) / 1e9
+        grace = self.kill_grace(task)
 
         def killer():
+            # the executor stops the task's process group (SIGTERM, grace, SIGKILL)
             try:
-                os.killpg(task.proc.pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
+                task.proc.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
                 return
-            deadline = time.monotonic() + grace
+            deadline = time.monotonic() + grace + 5.0
             while time.monotonic() < deadline and task.proc.poll() is None:
                 time.sleep(0.05)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(task.proc.pid, signal.SIGKILL)
+            if task.proc.poll() is None:
+                task.proc.kill()
 
         threading.Thread(target=killer, daemon=True).start()
+
+    @staticmethod
+    def kill_grace(task: Task) -> float:
+        """KillPolicy grace period, else the command executor's default."""
+        policy = (task.info.get("kill_policy") or {}).get("grace_period") or {}
+        if "nanoseconds" in policy:
+            return float(policy["nanoseconds"]) / 1e9
+        return DEFAULT_KILL_GRACE
 
     def kill_all(self, framework_id: str | None = None, wait: float = 0.0) -> None:
         with self.lock:

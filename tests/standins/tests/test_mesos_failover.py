@@ -43,10 +43,12 @@ def scheduler(proc, body):
     return http_request("POST", proc.url("/api/v1/scheduler"), body)
 
 
-def launch(leader, fid, agent_id, task_id, command="sleep 300"):
+def launch(leader, fid, agent_id, task_id, command="sleep 300", grace=None):
     ti = {"name": task_id, "task_id": {"value": task_id}, "agent_id": {"value": agent_id},
           "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}}],
           "command": {"value": command}}
+    if grace is not None:
+        ti["kill_policy"] = {"grace_period": {"nanoseconds": int(grace * 1e9)}}
     result = scheduler(leader, {"type": "ACCEPT", "framework_id": {"value": fid}, "accept": {"operations": [
         {"type": "LAUNCH", "launch": {"task_infos": [ti]}}]}})
     assert result.status == 202, result.text
@@ -233,3 +235,45 @@ def test_zk_credentials_protect_the_znodes(mesos_factory, zk_ensemble):
         assert b'"address"' in zk.get(f"{mesos_factory.path}/{name}")[0]
     finally:
         zk.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_task_process_trees_die_with_kill_and_with_the_agent(mesos_factory, tmp_path):
+    """A task's whole process group is stopped on KILL and when its agent dies."""
+    master = mesos_factory.master(quorum=1)
+    agent = mesos_factory.agent(ports="[31440-31449]")
+    assert wait_until(lambda: len(slaves(master)) == 1 if get(master, "/master/state").status == 200 else 0, 20)
+    agent_id = next(iter(slaves(master)))
+    fid = scheduler(master, {"type": "SUBSCRIBE", "subscribe": {"framework_info": {
+        "name": "tree-test", "user": "root", "failover_timeout": 600}}}).json()["subscribed"]["framework_id"]["value"]
+    pids = {}
+    for name in ("killed", "orphaned"):
+        pidfile = tmp_path / f"{name}.pid"
+        launch(master, fid, agent_id, name, f"sleep 300 & echo $! > {pidfile}; wait")
+        assert wait_until(lambda p=pidfile: p.exists() and p.read_text().strip(), 20)
+        pids[name] = int(pidfile.read_text())
+        assert _alive(pids[name])
+    started = time.monotonic()
+    assert scheduler(master, {"type": "KILL", "framework_id": {"value": fid},
+                              "kill": {"task_id": {"value": "killed"}}}).status == 202
+    assert wait_until(lambda: tasks(master)["killed"]["state"] == "TASK_KILLED", 20)
+    assert time.monotonic() - started < 2.0  # SIGTERM is enough: no wait for the grace period
+    assert wait_until(lambda: not _alive(pids["killed"]), 10)
+    # a task that ignores SIGTERM gets SIGKILL after its kill policy's grace period
+    launch(master, fid, agent_id, "stubborn", "trap '' TERM; sleep 300 & wait; wait", grace=1.0)
+    assert wait_until(lambda: tasks(master)["stubborn"]["state"] == "TASK_RUNNING", 20)
+    time.sleep(0.5)
+    started = time.monotonic()
+    scheduler(master, {"type": "KILL", "framework_id": {"value": fid}, "kill": {"task_id": {"value": "stubborn"}}})
+    assert wait_until(lambda: tasks(master)["stubborn"]["state"] == "TASK_KILLED", 10)
+    assert 0.9 <= time.monotonic() - started < 4.0
+    assert _alive(pids["orphaned"])
+    agent.kill()
+    assert wait_until(lambda: not _alive(pids["orphaned"]), 10)
