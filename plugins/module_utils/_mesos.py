@@ -116,6 +116,7 @@ def cluster_state(client):
             port=leader_info.get("port"),
             id=leader_info.get("id"),
         ),
+        self_pid=state.get("pid"),
         version=state.get("version"),
         cluster=state.get("cluster"),
         agents=[summarize_agent(a) for a in state.get("slaves") or []],

@@ -266,12 +266,24 @@ class HaCheck:
                             "%d elected%s" % (len(elected), " (%s)" % ", ".join(elected) if elected else ""),
                             "exactly 1 elected master"))
 
+        # The leader's state, read through the masters' redirect: who the named leader says it is.
+        state = None
+        try:
+            state = _mesos.cluster_state(self.mesos)
+        except _api.ApiError as exc:
+            facts["state_error"] = str(exc)
+
         named = dict((m["endpoint"], m["leader"]) for m in reachable)
         distinct = set(named.values())
         leader = distinct.pop() if len(distinct) == 1 and None not in distinct else None
         elected_hp = [_mesos.host_port(e) for e in elected]
+        # The named leader must be the elected master. Names differ when masters advertise an
+        # address other than the one in mesos_endpoints; then the named leader's own state says
+        # whether it considers itself the leader.
+        named_leads = bool(state) and state.get("self_pid") is not None and \
+            state.get("self_pid") == state["leader"].get("pid")
         agree = leader is not None and (
-            not elected_hp or len(elected) != 1 or self._same_master(leader, elected[0], masters))
+            not elected_hp or len(elected) != 1 or named_leads or self._same_master(leader, elected[0], masters))
         facts["mesos_leader"] = leader
         checks.append(check(
             "mesos_leader_agreement", bool(reachable) and agree,
@@ -290,7 +302,6 @@ class HaCheck:
             "the same quorum on every master, a strict majority of %d (%s)" % (
                 n, " or ".join(str(i) for i in range(n // 2 + 1, n + 1)))))
 
-        state = None
         lead_metrics = next((m["metrics"] for m in reachable if m["elected"]), None)
         if lead_metrics is None:
             checks.append(check("mesos_registrar_log", False, "no elected master to ask",
@@ -303,10 +314,6 @@ class HaCheck:
                 "log %s, ensemble of %s" % (
                     "recovered" if recovered else "not recovered", "unknown size" if size is None else size),
                 "log recovered, ensemble of %d" % n))
-        try:
-            state = _mesos.cluster_state(self.mesos)
-        except _api.ApiError as exc:
-            facts["state_error"] = str(exc)
         active = [a["hostname"] for a in (state or {}).get("agents", []) if a["active"]]
         facts["agents_active"] = active
         checks.append(check(

@@ -250,3 +250,20 @@ def test_mesos_info_without_leader_reports_it(fake_http, run_module):
     assert result["leader"] is None and result["masters_agree"] is False and result["agents"] == []
     assert result["errors"] == ["Could not read the leader's state: No Mesos master leader is elected: "
                                 "http://m1:5050, http://m2:5050, http://m3:5050 answered that none is known."]
+
+
+@pytest.mark.parametrize("self_pid,agrees", [("master@10.0.0.2:5050", True), ("master@10.0.0.3:5050", False)])
+def test_leader_advertised_by_address(fake_http, run_module, self_pid, agrees):
+    # the masters name the leader by its address, not by the name used in mesos_endpoints
+    for m in MASTERS:
+        fake_http.add("GET", m + "/metrics/snapshot", body={
+            "master/elected": 1.0 if m == "http://m2:5050" else 0.0,
+            "registrar/log/recovered": 1.0, "registrar/log/ensemble_size": 3.0}, repeat=True)
+        fake_http.add("GET", m + "/master/redirect", 307, headers={"Location": "//10.0.0.2:5050"}, repeat=True)
+        fake_http.add("GET", m + "/version", body={"version": "1.11.0"}, repeat=True)
+        fake_http.add("GET", m + "/master/flags", body={"flags": {"quorum": "2"}}, repeat=True)
+    fake_http.add("GET", "http://10.0.0.2:5050/master/state", body=dict(state(), pid=self_pid), repeat=True)
+    result, failed = run_module(cluster_ha_check.main, dict(mesos_endpoints=MASTERS, request_retries=0,
+                                                            expected_agents=2))
+    assert by_name(result)["mesos_leader_agreement"]["ok"] is agrees
+    assert failed is not agrees
