@@ -81,7 +81,7 @@ def test_leader_failover_keeps_agents_tasks_and_frameworks(mesos_factory):
     new_leader = wait_until(lambda: serving_leader(standbys), SESSION_TIMEOUT + 10, interval=0.1)
     took = time.monotonic() - started
     assert new_leader, standbys[0].log_tail()
-    assert took < SESSION_TIMEOUT + 2, took  # the dead leader's session expires, then 0.2s detection
+    assert took < SESSION_TIMEOUT + 3, took  # the dead session expires (3s), then 0.2s detection; slack for load
     # the other standby now redirects to the new leader
     other = next(m for m in standbys if m is not new_leader)
     wanted = f"//127.0.0.1:{new_leader.port}/master/state"
