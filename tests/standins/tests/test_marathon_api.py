@@ -311,6 +311,9 @@ def test_standbys_proxy_and_redirect_events(cluster):
     assert call(leader, "GET", f"/v2/apps{app_id}").status == 200
     info = call(standby, "GET", "/v2/info")  # proxied: the leader's own answer
     assert info.json["elected"] is True and info.json["leader"] == leader
+    # X-Marathon-Via names the instances a request passed; a standby never forwards twice
+    looped = call(standby, "GET", "/v2/apps", headers={"X-Marathon-Via": f"1.1 {standby}"})
+    assert looped.status == 502
     events = call(standby, "GET", "/v2/events?event_type=deployment_info",
                   headers={"Accept": "text/event-stream"})
     assert events.status == 302
