@@ -1133,6 +1133,54 @@ def build_app(m: Master) -> c.HttpApp:
 
     app.add("POST", "/master/teardown", guarded(readwrite, teardown))
 
+    # -- operator API, a subset (operator-http-api.md) ---------------------------------------
+
+    def operator(req):
+        call = req.json()
+        if not isinstance(call, dict) or "type" not in call:
+            raise c.HttpError(400, "Failed to validate master::Call: Expecting 'type' to be present")
+        kind = call["type"]
+
+        def inner(method, path, body=None):
+            data = json.dumps(body).encode("utf-8") if body is not None else b""
+            return app.dispatch(c.Request(method, path, req.headers, data, req.client))
+
+        if kind == "GET_HEALTH":
+            return c.json_response({"type": kind, "get_health": {"healthy": True}})
+        if kind == "GET_VERSION":
+            info = {"version": VERSION, "build_date": "2020-11-16 00:00:00", "build_time": BUILD_TIME,
+                    "build_user": "standin"}
+            return c.json_response({"type": kind, "get_version": {"version_info": info}})
+        if kind == "GET_FLAGS":
+            flags_list = [{"name": k, "value": v} for k, v in flags.as_strings().items()]
+            return c.json_response({"type": kind, "get_flags": {"flags": flags_list}})
+        if kind == "GET_METRICS":
+            metrics = [{"name": k, "value": v} for k, v in sorted(m.metrics().items())]
+            return c.json_response({"type": kind, "get_metrics": {"metrics": metrics}})
+        if kind == "GET_MASTER":
+            return c.json_response({"type": kind, "get_master": {"master_info": m.master_info(),
+                                                                 "start_time": m.start_time,
+                                                                 "elected_time": m.elected_time}})
+        if kind == "GET_MAINTENANCE_STATUS":
+            status_ = json.loads(inner("GET", "/master/maintenance/status").payload())
+            return c.json_response({"type": kind, "get_maintenance_status": {"status": status_}})
+        if kind == "GET_MAINTENANCE_SCHEDULE":
+            return c.json_response({"type": kind, "get_maintenance_schedule": {"schedule": m.schedule or {}}})
+        targets = {"UPDATE_MAINTENANCE_SCHEDULE": ("/master/maintenance/schedule", "schedule"),
+                   "START_MAINTENANCE": ("/master/machine/down", "machines"),
+                   "STOP_MAINTENANCE": ("/master/machine/up", "machines")}
+        if kind in targets:
+            path, field = targets[kind]
+            body = (call.get(kind.lower()) or {}).get(field)
+            if body is None:
+                raise c.HttpError(400, f"Failed to validate master::Call: Expecting '{kind.lower()}.{field}'")
+            result = inner("POST", path, body)
+            return c.empty_response(202) if result.status == 200 else result
+        raise c.HttpError(501, f"The stand-in does not implement the operator call '{kind}'")
+
+    app.add("POST", "/api/v1", guarded(readwrite, operator))
+    app.add("POST", "/master/api/v1", guarded(readwrite, operator))
+
     # -- scheduler API (brief: stand-in simplification of scheduler-http-api.md) ---------
 
     def scheduler(req):

@@ -358,3 +358,35 @@ def test_agent_registers_under_the_mesos_slave_name(mesos, tmp_path):
     finally:
         proc.kill()
     time.sleep(0)
+
+
+def test_operator_api_subset(mesos):
+    """operator-http-api.md: the calls the stand-in implements; standbys 307 (README note 2)."""
+    leader, standbys = leader_and_standbys(mesos)
+    result = post(standbys[0], "/api/v1", {"type": "GET_HEALTH"})
+    assert result.status == 307 and result.headers["location"] == f"//127.0.0.1:{leader.port}/api/v1"
+
+    def call(body):
+        return post(leader, "/api/v1", body)
+
+    assert call({"type": "GET_HEALTH"}).json() == {"type": "GET_HEALTH", "get_health": {"healthy": True}}
+    assert call({"type": "GET_VERSION"}).json()["get_version"]["version_info"]["version"] == "1.11.0"
+    flags = {f["name"]: f["value"] for f in call({"type": "GET_FLAGS"}).json()["get_flags"]["flags"]}
+    assert flags["quorum"] == "2"
+    metrics = {x["name"]: x["value"] for x in call({"type": "GET_METRICS"}).json()["get_metrics"]["metrics"]}
+    assert metrics["master/elected"] == 1.0
+    info = call({"type": "GET_MASTER"}).json()["get_master"]["master_info"]
+    assert info["address"]["port"] == leader.port
+    machine = {"hostname": "op-api.example", "ip": "10.9.9.9"}
+    schedule = {"windows": [{"machine_ids": [machine], "unavailability": {"start": {"nanoseconds": 1}}}]}
+    assert call({"type": "UPDATE_MAINTENANCE_SCHEDULE",
+                 "update_maintenance_schedule": {"schedule": schedule}}).status == 202
+    assert call({"type": "GET_MAINTENANCE_SCHEDULE"}).json()["get_maintenance_schedule"]["schedule"] == schedule
+    assert call({"type": "START_MAINTENANCE", "start_maintenance": {"machines": [machine]}}).status == 202
+    status = call({"type": "GET_MAINTENANCE_STATUS"}).json()["get_maintenance_status"]["status"]
+    assert status == {"down_machines": [machine]}
+    assert call({"type": "START_MAINTENANCE", "start_maintenance": {"machines": [machine]}}).status == 400
+    assert call({"type": "STOP_MAINTENANCE", "stop_maintenance": {"machines": [machine]}}).status == 202
+    assert get(leader, "/master/maintenance/schedule").json() == {}
+    assert call({"type": "DRAIN_AGENT"}).status == 501
+    assert call({"no": "type"}).status == 400
