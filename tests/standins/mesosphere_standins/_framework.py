@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import re
+import signal
 import socket
 import sys
 import threading
@@ -292,18 +293,38 @@ class LeaderLatch:
                 self.zk.delete(f"{self.path}/{self.node}")
 
 
+STOPPING = threading.Event()  # set while the process shuts down on purpose
+
+
 def exit_on_session_loss(zk: KazooClient, code_for_state) -> None:
     """Exit the process when the ZooKeeper session is lost (systemd restarts it),
     as Marathon does (exit-codes.md: 101/103). ``code_for_state()`` gives the code."""
 
     def listener(state):
-        if state == KazooState.LOST:
+        if state == KazooState.LOST and not STOPPING.is_set():
             code = code_for_state()
             LOG.error("ZooKeeper session lost; exiting with %s", code)
             logging.shutdown()
             os._exit(code)
 
     zk.add_listener(listener)
+
+
+def exit_cleanly_on_sigterm(zk: KazooClient) -> None:
+    """On SIGTERM (systemctl stop/restart) close the ZooKeeper session first, so the
+    ephemeral latch node goes at once and another instance takes over without waiting for
+    the session timeout."""
+
+    def handler(signum, frame):
+        LOG.info("SIGTERM: closing the ZooKeeper session and exiting")
+        STOPPING.set()
+        with contextlib.suppress(Exception):
+            zk.stop()
+            zk.close()
+        logging.shutdown()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 # --------------------------------------------------------------------------

@@ -256,6 +256,7 @@ class Chronos:
             LOG.error("could not connect to ZooKeeper %s: %s", c["zk_hosts"], exc)
             sys.exit(1)
         fw.exit_on_session_loss(self.zk, lambda: 1)
+        fw.exit_cleanly_on_sigterm(self.zk)
         self.path = c["zk_path"].rstrip("/")
         self.zk.ensure_path(self.path)
         self.master = None

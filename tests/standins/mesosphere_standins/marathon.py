@@ -559,6 +559,7 @@ class Marathon:
             sys.exit(EXIT_ZK_CONNECTION_FAILURE)
         fw.exit_on_session_loss(self.zk, lambda: EXIT_LEADERSHIP_LOSS if self.ready
                                 else EXIT_ZK_CONNECTION_LOST)
+        fw.exit_cleanly_on_sigterm(self.zk)
         self.store = Store(self.zk, path)
         self.master = fw.MesosMaster(c["master"], c["zk_session_timeout"] / 1000.0,
                                      c["zk_connection_timeout"] / 1000.0, http_timeout_s=3.0)

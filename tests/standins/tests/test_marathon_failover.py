@@ -144,3 +144,14 @@ def test_state_is_in_zookeeper(cluster):
     finally:
         zk.stop()
         zk.close()
+
+
+def test_sigterm_hands_over_without_waiting_for_the_session_timeout(cluster):
+    proc = leader_process(cluster)
+    old = base_of(proc)
+    started = time.monotonic()
+    assert proc.terminate(timeout=10) == 0
+    wait_for(lambda: other_leader(cluster, old), SESSION_TIMEOUT, interval=0.05, what="a new leader")
+    assert time.monotonic() - started < SESSION_TIMEOUT
+    proc.restart()
+    proc.wait_http("/ping", timeout=30, statuses=(200,))
