@@ -5,7 +5,6 @@ notes 1-5 of the reference README (307/503, /master/redirect, /master/health,
 znodes). One private cluster per module: 3 masters (quorum 2), 2 agents."""
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -357,7 +356,6 @@ def test_agent_registers_under_the_mesos_slave_name(mesos, tmp_path):
         assert "mesos-slave" in proc.log_text()
     finally:
         proc.kill()
-    time.sleep(0)
 
 
 def test_operator_api_subset(mesos):
