@@ -315,8 +315,14 @@ class Chronos:
     def dispatch(self, req):
         if req.path == "/leader":
             return self.h_leader(req)  # answered by every node from ZooKeeper
-        if not self.latch.is_leader:
+        leader = None
+        deadline = time.time() + 5
+        while not self.latch.is_leader and time.time() < deadline:
             leader = self.latch.leader_id()
+            if leader != self.me:
+                break
+            time.sleep(0.05)  # elected a moment ago: the latch watch has not fired yet
+        if not self.latch.is_leader:
             if not leader or leader == self.me:
                 # choice: the reference does not say; a plain 503 while nobody leads
                 return Response(503, b"No leader elected", content_type="text/plain")

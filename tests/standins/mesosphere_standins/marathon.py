@@ -636,6 +636,12 @@ class Marathon:
 
     def _not_leader(self, req):
         leader = self.leader()
+        deadline = time.time() + 5
+        while leader == self.me and not self.is_leader() and time.time() < deadline:
+            time.sleep(0.05)  # elected a moment ago: the latch watch has not fired yet
+            leader = self.leader()
+        if self.is_leader():
+            return self.dispatch(req)
         if not leader or leader == self.me:
             return Response(502, _jetty_error(502, "Could not determine the current leader"),
                             content_type="text/html;charset=iso-8859-1")

@@ -199,3 +199,22 @@ def test_killing_the_leader_keeps_every_job(cluster):
     assert call(base_of(proc), "GET", "/leader").json == {"leader": new}
     for job in names:
         call(new, "DELETE", f"/v1/scheduler/job/{job}")
+
+
+def test_http_credentials(cluster):
+    import base64
+
+    from fixtures import start_chronos
+
+    zk_path = f"/chronos-auth-{uuid.uuid4().hex[:6]}"
+    proc = start_chronos(cluster, f"chronos-auth-{zk_path[-6:]}", zk_path=zk_path,
+                         extra_args=["--http_credentials=ops:s3cret", "--mesos_framework_name=chronos-auth-test"])
+    try:
+        proc.wait_http("/leader", timeout=20, statuses=(200,))
+        base = base_of(proc)
+        denied = call(base, "GET", "/v1/scheduler/jobs")
+        assert denied.status == 401 and denied.headers["www-authenticate"] == 'Basic realm="Mesosphere"'
+        token = base64.b64encode(b"ops:s3cret").decode()
+        assert call(base, "GET", "/v1/scheduler/jobs", headers={"Authorization": f"Basic {token}"}).json == []
+    finally:
+        proc.kill()
