@@ -265,13 +265,13 @@ class Chronos:
                                          c["zk_timeout"] / 1000.0, http_timeout_s=3.0)
         else:
             LOG.warning("--master local: no Mesos master to run jobs on")
+        self.latch = fw.LeaderLatch(self.zk, f"{self.path}/candidate", self.me,
+                                    on_elected=self._on_elected)
         try:
             self.http = fw.serve_http(self, c["http_address"] or "0.0.0.0", c["http_port"])
         except OSError as exc:
             LOG.error("could not bind port %s: %s", c["http_port"], exc)
             sys.exit(1)
-        self.latch = fw.LeaderLatch(self.zk, f"{self.path}/candidate", self.me,
-                                    on_elected=self._on_elected)
         self.latch.start()
         LOG.info("Chronos stand-in %s listening on %s (zk %s%s)", VERSION, self.me,
                  c["zk_hosts"], self.path)

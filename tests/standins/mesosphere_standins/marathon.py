@@ -563,13 +563,13 @@ class Marathon:
         self.store = Store(self.zk, path)
         self.master = fw.MesosMaster(c["master"], c["zk_session_timeout"] / 1000.0,
                                      c["zk_connection_timeout"] / 1000.0, http_timeout_s=3.0)
+        self.latch = fw.LeaderLatch(self.zk, f"{path}/leader-curator", self.me,
+                                    on_elected=self._on_elected)
         try:
             self.http = fw.serve_http(self, c["http_address"] or "0.0.0.0", c["http_port"])
         except OSError as exc:
             LOG.error("could not bind %s:%s: %s", c["http_address"], c["http_port"], exc)
             sys.exit(EXIT_BINDING_ERROR)
-        self.latch = fw.LeaderLatch(self.zk, f"{path}/leader-curator", self.me,
-                                    on_elected=self._on_elected)
         if c["ha"]:
             self.latch.start()
         else:
