@@ -720,5 +720,16 @@ def ensure_node(zk: KazooClient, path: str, data: bytes):
         zk.set(path, data)
 
 
+_last_warning = {"text": None, "at": 0.0}
+
+
+def warn_rarely(log, text: str, every: float = 30.0) -> None:
+    """Log a repeated warning once, then at most every ``every`` seconds."""
+    now = time.monotonic()
+    if text != _last_warning["text"] or now - _last_warning["at"] >= every:
+        log.warning("%s", text)
+        _last_warning.update(text=text, at=now)
+
+
 def time_ms() -> int:
     return int(time.time() * 1000)

@@ -1243,7 +1243,7 @@ class Marathon:
             try:
                 self._tick()
             except (OSError, ValueError) as exc:
-                LOG.warning("scheduler: Mesos master not usable: %s", exc)
+                fw.warn_rarely(LOG, f"scheduler: Mesos master not usable: {exc}")
             except Exception:  # noqa: BLE001
                 LOG.exception("scheduler tick failed")
             self.stop.wait(self.tick_s)
