@@ -265,22 +265,29 @@ def _set_pdeathsig() -> None:
 # kills what is left of the command's group when the command ends.
 EXECUTOR = r"""
 import os, signal, subprocess, sys, threading
-if os.getppid() == 1:
-    sys.exit(137)
 grace = float(sys.argv[1])
-child = subprocess.Popen(sys.argv[2:], start_new_session=True)
+child = None
+stopping = []
 def group(sig):
     try:
         os.killpg(child.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
 def stop(signum, frame):
+    if child is None:
+        stopping.append(signum)  # not started yet: the start below sees it
+        return
     group(signal.SIGTERM)
     timer = threading.Timer(grace, group, (signal.SIGKILL,))
     timer.daemon = True
     timer.start()
 signal.signal(signal.SIGTERM, stop)
 signal.signal(signal.SIGINT, signal.SIG_IGN)
+if os.getppid() == 1 or stopping:
+    sys.exit(143)
+child = subprocess.Popen(sys.argv[2:], start_new_session=True)
+if stopping:
+    stop(signal.SIGTERM, None)
 rc = child.wait()
 group(signal.SIGKILL)
 if rc < 0:

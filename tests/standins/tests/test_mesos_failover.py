@@ -3,6 +3,7 @@ agent failure detection of the Mesos stand-ins (reference README notes 2 and 5,
 high-availability.md, configuration/master.md --quorum, --agent_ping_timeout,
 --max_agent_ping_timeouts; the masters run with --zk_session_timeout=3secs)."""
 
+import os
 import time
 from pathlib import Path
 
@@ -277,3 +278,30 @@ def test_task_process_trees_die_with_kill_and_with_the_agent(mesos_factory, tmp_
     assert _alive(pids["orphaned"])
     agent.kill()
     assert wait_until(lambda: not _alive(pids["orphaned"]), 10)
+
+
+def _processes_under(folder: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.readlink(entry / "cwd").startswith(folder) and _alive(int(entry.name)):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_agent_killed_right_after_launches_leaves_no_processes(mesos_factory):
+    master = mesos_factory.master(quorum=1)
+    agent = mesos_factory.agent(ports="[31450-31459]")
+    assert wait_until(lambda: len(slaves(master)) == 1 if get(master, "/master/state").status == 200 else 0, 20)
+    agent_id = next(iter(slaves(master)))
+    fid = scheduler(master, {"type": "SUBSCRIBE", "subscribe": {"framework_info": {
+        "name": "race-test", "user": "root", "failover_timeout": 600}}}).json()["subscribed"]["framework_id"]["value"]
+    for i in range(5):
+        launch(master, fid, agent_id, f"race-{i}", "sleep 300 & sleep 301; wait")
+        time.sleep(0.02 * i)
+    agent.kill()
+    workdir = next(a.split("=", 1)[1] for a in agent.args if a.startswith("--work_dir="))
+    assert wait_until(lambda: not _processes_under(workdir), 10), _processes_under(workdir)
