@@ -367,9 +367,20 @@ def normalize_app(raw: dict, app_id: str, conf: dict) -> dict:
             names.add(pd["name"])
         if not pd.get("labels"):
             pd.pop("labels", None)
+    container = app.get("container") or {}
+    for holder in (container, container.get("docker") or {}):
+        for i, m in enumerate(holder.get("portMappings") or []):
+            if not isinstance(m, dict):
+                err(f"/container/portMappings({i})", "error.expected.jsobject")
+                continue
+            m.setdefault("containerPort", 0)
+            m.setdefault("servicePort", 0)
+            m.setdefault("protocol", "tcp")
+            if _bridged(app):
+                m.setdefault("hostPort", 0)
     if app["requirePorts"] and any(pd.get("port") == 0 for pd in app["portDefinitions"]):
         err("/", "requirePorts can only be used with non-zero ports")  # app validation
-    nports = len(app["portDefinitions"])
+    nports = len(app["portDefinitions"]) or len(port_specs(app))
     for i, c in enumerate(app.get("constraints") or []):
         if not isinstance(c, list) or len(c) < 2 or len(c) > 3 or \
                 not all(isinstance(x, str) for x in c):
@@ -444,6 +455,38 @@ def normalize_app(raw: dict, app_id: str, conf: dict) -> dict:
     if details:
         raise Invalid(details)
     return app
+
+
+def _bridged(app: dict) -> bool:
+    c = app.get("container") or {}
+    return (c.get("docker") or {}).get("network") == "BRIDGE" or \
+        any(n.get("mode") == "container/bridge" for n in app.get("networks") or [])
+
+
+def port_specs(app: dict) -> list:
+    """The app's ports as (spec, service-port key): container portMappings when there are
+    any, else portDefinitions (ports.md, networking.md)."""
+    c = app.get("container") or {}
+    mappings = c.get("portMappings") or (c.get("docker") or {}).get("portMappings")
+    if mappings:
+        return [(m, "servicePort") for m in mappings]
+    return [(pd, "port") for pd in app.get("portDefinitions") or []]
+
+
+def service_ports(app: dict) -> list:
+    return [spec.get(key, 0) for spec, key in port_specs(app)]
+
+
+def host_port_specs(app: dict) -> list:
+    """(wanted host port or 0 for any, name) for each host port a task needs. Port mappings
+    need one when they give a hostPort, or always on the bridge network."""
+    out = []
+    for spec, key in port_specs(app):
+        if key == "port":
+            out.append((spec["port"] if app.get("requirePorts") else 0, spec.get("name")))
+        elif "hostPort" in spec or _bridged(app):
+            out.append((spec.get("hostPort") or 0, spec.get("name")))
+    return out
 
 
 def config_part(app: dict) -> dict:
@@ -1077,10 +1120,10 @@ class Marathon:
         for app in apps:
             insts = [i for i in self.instances.values()
                      if i["appId"] == app["id"] and i["state"] == "TASK_RUNNING"]
-            for idx, pd in enumerate(app.get("portDefinitions") or []):
+            for idx, service_port in enumerate(service_ports(app)):
                 hosts = [f"{i['host']}:{i['ports'][idx]}" for i in insts
                          if idx < len(i["ports"])]
-                lines.append("\t".join([task_prefix(app["id"]), str(pd["port"])] + hosts))
+                lines.append("\t".join([task_prefix(app["id"]), str(service_port)] + hosts))
         return "".join(line + "\n" for line in lines)
 
     def _task_json(self, inst):
@@ -1148,24 +1191,23 @@ class Marathon:
         return version
 
     def _assign_service_ports(self, app, old):
-        used = {pd["port"] for a in self.apps.values() if a["id"] != app["id"]
-                for pd in a.get("portDefinitions") or []}
-        olds = [pd["port"] for pd in (old or {}).get("portDefinitions") or []]
+        used = {p for a in self.apps.values() if a["id"] != app["id"] for p in service_ports(a)}
+        olds = service_ports(old or {})
         lo, hi = self.conf["local_port_min"], self.conf["local_port_max"]
         nxt = lo
-        for idx, pd in enumerate(app.get("portDefinitions") or []):
-            if pd["port"] != 0:
+        for idx, (spec, key) in enumerate(port_specs(app)):
+            if spec.get(key, 0) != 0:
                 continue
             if idx < len(olds) and olds[idx] and olds[idx] not in used:
-                pd["port"] = olds[idx]  # keep a port the app already had
+                spec[key] = olds[idx]  # keep a port the app already had
             else:
                 while nxt in used and nxt <= hi:
                     nxt += 1
                 if nxt > hi:
                     raise Invalid([{"path": "/portDefinitions",
                                     "errors": ["no free service port left"]}])
-                pd["port"] = nxt
-            used.add(pd["port"])
+                spec[key] = nxt
+            used.add(spec[key])
 
     def _deploy(self, app_id, old, new, req, restart=False):
         """Store the new app version and start a deployment plan for it (lock held)."""
@@ -1547,20 +1589,19 @@ class Marathon:
 
     @staticmethod
     def _pick_ports(app, ag):
-        wanted = app.get("portDefinitions") or []
-        free_ok = lambda p: p not in ag["used_ports"] and \
-            any(b <= p <= e for b, e in ag["ranges"])  # noqa: E731
-        if app.get("requirePorts"):
-            ports = [pd["port"] for pd in wanted]
-            return ports if all(free_ok(p) for p in ports) else None
+        """Host ports from the agent's port ranges: the fixed ones must be free, the others
+        are the lowest free ones."""
+        wanted = [p for p, _ in host_port_specs(app)]
+        fixed = [p for p in wanted if p]
+        if any(p in ag["used_ports"] or not any(b <= p <= e for b, e in ag["ranges"])
+               for p in fixed) or len(set(fixed)) != len(fixed):
+            return None
+        free = (p for b, e in ag["ranges"] for p in range(b, e + 1)
+                if p not in ag["used_ports"] and p not in fixed)
         ports = []
-        for b, e in ag["ranges"]:
-            for p in range(b, e + 1):
-                if len(ports) == len(wanted):
-                    break
-                if p not in ag["used_ports"] and p not in ports:
-                    ports.append(p)
-        return ports if len(ports) == len(wanted) else None
+        for p in wanted:
+            ports.append(p or next(free, None))
+        return ports if None not in ports else None
 
     def _launch(self, app, view):
         """Create an instance, persist it and return the action that launches it."""
@@ -1576,8 +1617,7 @@ class Marathon:
                 "version": app["version"],
                 "configVersion": app["versionInfo"]["lastConfigChangeAt"],
                 "agentId": ag["id"], "host": ag["hostname"], "ip": ag["ip"],
-                "ports": ports, "servicePorts": [pd["port"] for pd in
-                                                 app.get("portDefinitions") or []],
+                "ports": ports, "servicePorts": service_ports(app),
                 "state": "TASK_STAGING", "stagedAt": fw.now_iso(), "role": app.get("role", "*"),
                 "_launched": time.time()}
         self.instances[iid] = inst
@@ -1613,11 +1653,11 @@ class Marathon:
             if isinstance(v, str):
                 env[k] = v
         ports = inst["ports"]
+        names = [name for _, name in host_port_specs(app)]
         for idx, p in enumerate(ports):
             env[f"{prefix}PORT{idx}"] = str(p)
-            pd = (app.get("portDefinitions") or [])[idx]
-            if pd.get("name"):
-                env[f"{prefix}PORT_{re.sub(r'[^A-Za-z0-9_]', '_', pd['name']).upper()}"] = \
+            if idx < len(names) and names[idx]:
+                env[f"{prefix}PORT_{re.sub(r'[^A-Za-z0-9_]', '_', names[idx]).upper()}"] = \
                     str(p)
         if ports:
             env[f"{prefix}PORT"] = str(ports[0])

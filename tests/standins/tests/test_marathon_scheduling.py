@@ -312,3 +312,26 @@ def test_kill_tasks_with_and_without_scale(cluster, pool):
         assert app["instances"] == 1 and victim not in [t["id"] for t in app["tasks"]]
     finally:
         delete_app(leader, app_id)
+
+
+def test_container_port_mappings(cluster, pool):
+    """Marathon 1.5+ networking: service and host ports from container.portMappings."""
+    leader = leader_of(cluster)
+    app_id = f"/sched/bridge-{uuid.uuid4().hex[:6]}"
+    try:
+        reply = call(leader, "POST", "/v2/apps", {
+            "id": app_id, "cmd": SERVE, "instances": 1, "cpus": 0.1, "mem": 32,
+            "constraints": [["pool", "CLUSTER", pool.name]],
+            "container": {"type": "MESOS", "portMappings": [{"containerPort": 0, "name": "web", "labels": {}}]},
+            "networks": [{"mode": "container/bridge"}]})
+        assert reply.status == 201, reply.text
+        (mapping,) = reply.json["container"]["portMappings"]
+        assert 10000 <= mapping["servicePort"] <= 20000 and mapping["hostPort"] == 0
+        assert reply.json["portDefinitions"] == []
+        task = wait_for(lambda: settled(leader, app_id, 1), 30, what="the task")["tasks"][0]
+        assert task["servicePorts"] == [mapping["servicePort"]]
+        env = task_env(task)
+        assert env["PORT0"] == env["PORT_WEB"] == str(task["ports"][0])
+        assert any(lo <= task["ports"][0] <= hi for lo, hi in pool.ranges)
+    finally:
+        delete_app(leader, app_id)
