@@ -35,6 +35,9 @@ SERVICE_NAMES = {"mesos": "Mesos master", "marathon": "Marathon", "chronos": "Ch
 
 MAX_REDIRECTS = 3
 
+# Says in the servers' logs who is asking.
+USER_AGENT = "ansible-mesosphere.cluster"
+
 
 def _sleep(seconds):
     # Indirection so that tests can replace waiting without touching the time module.
@@ -267,7 +270,7 @@ class ApiClient:
                 validate_certs=self.validate_certs, url_username=self.username,
                 url_password=self.password, force_basic_auth=bool(self.username),
                 follow_redirects="none", client_cert=self.client_cert, client_key=self.client_key,
-                ca_path=self.ca_path, use_netrc=False,
+                ca_path=self.ca_path, use_netrc=False, http_agent=USER_AGENT,
             )
             return Response(resp.getcode(), dict(resp.headers.items()), resp.read(), url)
         except urllib.error.HTTPError as exc:

@@ -75,18 +75,32 @@ def test_wrong_quorum_flag_is_named(standin_cluster, endpoints, ansible_module, 
 
 def restart_after_first_probe(proc, ready):
     """Hold the killed master's port until the waiting check has probed it once (so that check
-    has seen the master gone), then start the master again, as systemd would."""
+    has seen the master gone), then start the master again, as systemd would.
+
+    Agents and frameworks may knock on the port too; only the module's probe (the collection's
+    user agent asking for /metrics/snapshot) counts. Every connection is dropped unanswered.
+    """
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", proc.port))
-    listener.listen(8)
-    listener.settimeout(120)
+    listener.listen(16)
+    listener.settimeout(5)
     ready.set()
+    deadline = time.monotonic() + 120
     try:
-        conn, _addr = listener.accept()
-        conn.close()  # the probe sees a dropped connection: the master is not answering
-    except OSError:
-        pass
+        while time.monotonic() < deadline:
+            try:
+                conn, _addr = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    head = conn.recv(4096)
+                except OSError:
+                    head = b""
+            if head.startswith(b"GET /metrics/snapshot") and b"ansible-mesosphere.cluster" in head:
+                break
     finally:
         listener.close()
     proc.start()

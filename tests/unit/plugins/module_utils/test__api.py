@@ -122,6 +122,7 @@ def test_basic_auth_and_tls_options_passed(fake_http):
     assert kw["url_username"] == "u" and kw["url_password"] == "p" and kw["force_basic_auth"] is True
     assert kw["validate_certs"] is False and kw["ca_path"] == "/ca.pem"
     assert kw["client_cert"] == "/c.pem" and kw["client_key"] == "/k.pem" and kw["timeout"] == 3
+    assert kw["http_agent"] == "ansible-mesosphere.cluster"
 
 
 def test_marathon_no_leader_404(fake_http):
