@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import queue
+import select
 import signal
 import socket
 import subprocess
@@ -266,6 +267,7 @@ def _set_pdeathsig() -> None:
 EXECUTOR = r"""
 import os, signal, subprocess, sys, threading
 grace = float(sys.argv[1])
+ready = int(sys.argv[2])
 child = None
 stopping = []
 def group(sig):
@@ -285,7 +287,9 @@ signal.signal(signal.SIGTERM, stop)
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 if os.getppid() == 1 or stopping:
     sys.exit(143)
-child = subprocess.Popen(sys.argv[2:], start_new_session=True)
+child = subprocess.Popen(sys.argv[3:], start_new_session=True)
+os.write(ready, b"%d\n" % child.pid)
+os.close(ready)
 if stopping:
     stop(signal.SIGTERM, None)
 rc = child.wait()
@@ -307,6 +311,7 @@ class Task:
         self.container_id = os.path.basename(sandbox)
         self.state = "TASK_STAGING"
         self.proc: subprocess.Popen | None = None
+        self.command_pid: int | None = None
         self.kill_requested = False
         self.statuses: list[dict] = []
         self.resources = c.Resources.from_protobuf(task_info.get("resources") or [])
@@ -562,6 +567,7 @@ class Agent:
                 self.update(task, "TASK_KILLED", "Killed before it started")
                 continue
             command = task.info.get("command") or {}
+            ready_r = None
             try:
                 os.makedirs(task.sandbox, exist_ok=True)
                 if command.get("shell", True):
@@ -570,20 +576,32 @@ class Agent:
                     argv = [command.get("value", "")] + list(command.get("arguments") or [])[1:]
                 stdout = open(os.path.join(task.sandbox, "stdout"), "ab")  # noqa: SIM115
                 stderr = open(os.path.join(task.sandbox, "stderr"), "ab")  # noqa: SIM115
+                ready_r, ready_w = os.pipe()
                 try:
-                    executor = [sys.executable, "-c", EXECUTOR, str(self.kill_grace(task)), *argv]
+                    executor = [sys.executable, "-c", EXECUTOR, str(self.kill_grace(task)), str(ready_w), *argv]
                     task.proc = subprocess.Popen(executor, cwd=task.sandbox, env=self.task_environment(task),
                                                  stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
-                                                 preexec_fn=_set_pdeathsig, close_fds=True)
+                                                 preexec_fn=_set_pdeathsig, close_fds=True, pass_fds=(ready_w,))
                 finally:
+                    os.close(ready_w)
                     stdout.close()
                     stderr.close()
             except OSError as exc:
+                if ready_r is not None:
+                    os.close(ready_r)
                 self.update(task, "TASK_FAILED", f"Failed to launch the command: {exc}",
                             "REASON_EXECUTOR_TERMINATED")
                 continue
             self.update(task, "TASK_STARTING")
-            self.update(task, "TASK_RUNNING")
+            # TASK_RUNNING once the executor has started the command (it writes the command's pid)
+            try:
+                readable, _, _ = select.select([ready_r], [], [], 10.0)
+                started = os.read(ready_r, 64) if readable else b""
+            finally:
+                os.close(ready_r)
+            if started.strip().isdigit():
+                task.command_pid = int(started)
+                self.update(task, "TASK_RUNNING")
             if task.kill_requested or self.down:  # a kill that raced with the start
                 self.kill_task(task.id)
 
