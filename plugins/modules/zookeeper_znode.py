@@ -105,6 +105,9 @@ notes:
     network.
   - The version of the znode is checked on every write, so a concurrent change makes the module
     fail rather than overwrite it.
+  - ZooKeeper 3.8 hides the digest of C(digest) ACL entries from sessions without admin
+    permission on the znode. Such a session compares only users and permissions, and warns;
+    authenticate as the owner or the super user to have passwords compared too.
 seealso:
   - module: mesosphere.cluster.zookeeper_info
 """
@@ -210,6 +213,30 @@ class ZnodeError(Exception):
 
 def _acl_keys(acls):
     return sorted((a.id.scheme, a.id.id, a.perms) for a in acls)
+
+
+def _masked(key):
+    # ZooKeeper 3.8 shows digest ids as 'user:x' to clients without ADMIN on the znode.
+    return key[0] == "digest" and key[1].endswith(":x")
+
+
+def _same_acl(wanted, current, module):
+    if wanted == current:
+        return True
+    if not any(_masked(k) for k in current):
+        return False
+
+    def by_user(keys):
+        return sorted((s, i.split(":", 1)[0] if s == "digest" else i, p) for s, i, p in keys)
+
+    if by_user(wanted) != by_user(current):
+        return False
+    module.warn(
+        "ZooKeeper hides the digests of the ACL of %s from this session, so only the users and permissions "
+        "were compared; authenticate as a user with admin permission on it to compare passwords too."
+        % module.params["path"]
+    )
+    return True
 
 
 def _to_kazoo(keys):
@@ -343,7 +370,7 @@ class Znode:
                 if not self.module.check_mode:
                     self._call("write", self.client.set, self.path, wanted_data, version=stat.version)
                 data = wanted_data
-            if wanted_acl is not None and wanted_acl != acl_keys:
+            if wanted_acl is not None and not _same_acl(wanted_acl, acl_keys, self.module):
                 result["changed"] = True
                 if not self.module.check_mode:
                     self._call(

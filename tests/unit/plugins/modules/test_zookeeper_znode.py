@@ -117,7 +117,14 @@ class FakeKazoo:
     def get_acls(self, path):
         node = self._node(path)
         self._check(path, READ | ADMIN)
-        return list(node.acl), self._stat(path)
+        try:
+            self._check(path, ADMIN)
+            acls = list(node.acl)
+        except NoAuthError:
+            # as ZooKeeper 3.8 does: digests hidden from sessions without ADMIN on the znode
+            acls = [ACL(a.perms, Id(a.id.scheme, a.id.id.split(":")[0] + ":x")) if a.id.scheme == "digest" else a
+                    for a in node.acl]
+        return acls, self._stat(path)
 
     def create(self, path, value=b"", acl=None, makepath=False):
         if self.op_error:
@@ -396,6 +403,31 @@ def test_bad_path(run_module, kazoo, path, state, message):
 
 def protect(kazoo):
     kazoo.put("/mesos", b"v1", acl=[ACL(p, Id(s, i)) for s, i, p in ACL_KEYS])
+
+
+def test_hidden_digests_compare_users_only(run_module, kazoo):
+    protect(kazoo)
+    result, failed = run(run_module, path="/mesos", acl=ACL_OPTION)
+    assert not failed, result
+    assert result["changed"] is False
+    assert kazoo.writes == []
+    # what this session sees is reported as the server shows it
+    assert {"scheme": "digest", "id": "mesos:x", "permissions": ["all"]} in result["acl"]
+
+
+def test_hidden_digests_still_see_other_users(run_module, kazoo):
+    protect(kazoo)
+    other = [dict(ACL_OPTION[0], username="marathon"), ACL_OPTION[1]]
+    result, failed = run(run_module, path="/mesos", acl=other)
+    assert failed
+    assert "refused to set the ACL of /mesos: not authorized" in result["msg"]
+
+
+def test_owner_sees_real_digests(run_module, kazoo):
+    protect(kazoo)
+    result, failed = run(run_module, path="/mesos", acl=ACL_OPTION, auth_username="mesos", auth_password="mesospass")
+    assert not failed and result["changed"] is False
+    assert {"scheme": "digest", "id": digest_id("mesos", "mesospass"), "permissions": ["all"]} in result["acl"]
 
 
 def test_unauthenticated_write_is_refused(run_module, kazoo):
