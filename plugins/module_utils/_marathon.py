@@ -62,8 +62,37 @@ def satisfies(wanted, current, key=None):
     return wanted == current
 
 
+def _constraint(value):
+    # ["hostname", "UNIQUE"] and ["hostname", "UNIQUE", ""] are the same constraint.
+    value = list(value) if isinstance(value, (list, tuple)) else value
+    while isinstance(value, list) and len(value) > 2 and value[-1] in ("", None):
+        value.pop()
+    return value
+
+
+def current_value(key, current):
+    """The current value to compare a wanted key with, through Marathon's own rewrites."""
+    current = current or {}
+    value = current.get(key)
+    if value is None and key == "uris" and isinstance(current.get("fetch"), list):
+        # Marathon turns the deprecated uris into fetch entries.
+        return [f.get("uri") for f in current["fetch"] if isinstance(f, dict)]
+    if value is None and key == "ports" and isinstance(current.get("portDefinitions"), list):
+        # ... and the deprecated ports into portDefinitions.
+        return [p.get("port") for p in current["portDefinitions"] if isinstance(p, dict)]
+    return value
+
+
 def differing_keys(wanted, current):
-    return sorted(k for k, v in wanted.items() if not satisfies(v, (current or {}).get(k), k))
+    out = []
+    for key, value in wanted.items():
+        have = current_value(key, current)
+        if key == "constraints" and isinstance(value, list) and isinstance(have, list):
+            value = [_constraint(c) for c in value]
+            have = [_constraint(c) for c in have]
+        if not satisfies(value, have, key):
+            out.append(key)
+    return sorted(out)
 
 
 def merge(base, overlay):

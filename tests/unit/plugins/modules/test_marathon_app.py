@@ -294,6 +294,11 @@ def test_restart_with_changed_definition_updates_only(fake_http, run_module):
     ({"instances": 1}, {"instances": 1.0}, True),
     ({"requirePorts": False}, {"requirePorts": 0}, False),
     ({"constraints": [["hostname", "UNIQUE"]]}, {"constraints": [["hostname", "UNIQUE"], ["a", "LIKE", "b"]]}, False),
+    ({"constraints": [["hostname", "UNIQUE"]]}, {"constraints": [["hostname", "UNIQUE", ""]]}, True),
+    ({"constraints": [["rack", "LIKE", "r1"]]}, {"constraints": [["rack", "LIKE", "r2"]]}, False),
+    ({"uris": ["http://x/a.tgz"]}, {"fetch": [{"uri": "http://x/a.tgz", "extract": True}]}, True),
+    ({"uris": ["http://x/a.tgz"]}, {"fetch": [{"uri": "http://x/b.tgz"}]}, False),
+    ({"ports": [0, 10002]}, {"portDefinitions": [{"port": 10001}, {"port": 10002}]}, True),
 ])
 def test_comparison_rules(wanted, current, same):
     from ansible_collections.mesosphere.cluster.plugins.module_utils import _marathon
