@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import pwd
+import random
 import re
 import shlex
 import socket
@@ -1590,18 +1591,20 @@ class Marathon:
     @staticmethod
     def _pick_ports(app, ag):
         """Host ports from the agent's port ranges: the fixed ones must be free, the others
-        are the lowest free ones."""
+        are picked at random among the free ones, as Marathon's port matcher does (a port
+        held by something Mesos does not know about then only fails one attempt)."""
         wanted = [p for p, _ in host_port_specs(app)]
         fixed = [p for p in wanted if p]
         if any(p in ag["used_ports"] or not any(b <= p <= e for b, e in ag["ranges"])
                for p in fixed) or len(set(fixed)) != len(fixed):
             return None
-        free = (p for b, e in ag["ranges"] for p in range(b, e + 1)
-                if p not in ag["used_ports"] and p not in fixed)
-        ports = []
-        for p in wanted:
-            ports.append(p or next(free, None))
-        return ports if None not in ports else None
+        free = [p for b, e in ag["ranges"] for p in range(b, min(e, b + 20000) + 1)
+                if p not in ag["used_ports"] and p not in fixed]
+        dynamic = len(wanted) - len(fixed)
+        if dynamic > len(free):
+            return None
+        chosen = iter(random.sample(free, dynamic))
+        return [p or next(chosen) for p in wanted]
 
     def _launch(self, app, view):
         """Create an instance, persist it and return the action that launches it."""
