@@ -163,9 +163,9 @@ def parse_flags(flags: list, argv: list, env: dict | None = None,
             name, eq, inline = body.partition("=")
             flag = by_name.get(name)
             negated = False
-            if flag is None and name.startswith("disable_") and \
-                    by_name.get(name[len("disable_"):], Flag("")).kind == "toggle":
-                flag, negated = by_name[name[len("disable_"):]], True
+            base = by_name.get(name[len("disable_"):]) if name.startswith("disable_") else None
+            if flag is None and base is not None and base.kind == "toggle":
+                flag, negated = base, True
             if flag is None:
                 raise FlagError(f"Unknown option '{name}'")
             if flag.name in seen_cli:

@@ -451,8 +451,6 @@ def normalize_app(raw: dict, app_id: str, conf: dict) -> dict:
     for k in ("version", "versionInfo", "tasksStaged", "tasksRunning", "tasksHealthy",
               "tasksUnhealthy", "deployments", "tasks", "lastTaskFailure"):
         app.pop(k, None)
-    if conf.get("max_apps") is not None:
-        pass  # checked by the caller, which knows how many apps exist
     if details:
         raise Invalid(details)
     return app
@@ -1178,7 +1176,7 @@ class Marathon:
                 "currentActions": [dict(a, readinessCheckResults=[]) for a in current],
                 "currentStep": step, "totalSteps": len(dep["steps"])}
 
-    def _store_app_version(self, app, scaling=False, restart=False, old=None):
+    def _store_app_version(self, app, scaling=False, old=None):
         version = fw.now_iso()
         app["version"] = version
         vi = (old or {}).get("versionInfo") or {}
@@ -1409,7 +1407,7 @@ class Marathon:
         else:
             if state == "TASK_RUNNING" and app:
                 self.backoff.pop(app["id"], None)
-            self.store.put("instances", inst["instanceId"], _persisted(inst))
+            self.store.put("instances", inst["instanceId"], inst)
 
     def _expunge(self, inst):
         self.instances.pop(inst["instanceId"], None)
@@ -1420,7 +1418,7 @@ class Marathon:
         if inst.get("_killing") and time.time() - inst["_killing"] < 5:
             return
         inst["_killing"] = time.time()
-        self.store.put("instances", inst["instanceId"], _persisted(inst))
+        self.store.put("instances", inst["instanceId"], inst)
         fid = self.framework_id
         body = {"type": "KILL", "framework_id": {"value": fid},
                 "kill": {"task_id": {"value": inst["taskId"]},
@@ -1462,9 +1460,6 @@ class Marathon:
             if not app or not app.get("healthChecks") or inst["state"] != "TASK_RUNNING" \
                     or inst.get("_killing"):
                 continue
-            if inst.get("configVersion") != app["versionInfo"]["lastConfigChangeAt"] and \
-                    inst["version"] != app["version"]:
-                pass  # old tasks are still checked with the app's current checks
             results = self.health.setdefault(inst["instanceId"], [])
             while len(results) < len(app["healthChecks"]):
                 results.append({"alive": False, "consecutiveFailures": 0, "firstSuccess": None,
@@ -1551,7 +1546,7 @@ class Marathon:
             ip = pid.split("@", 1)[1].rsplit(":", 1)[0] if "@" in pid else a.get("hostname")
             view[aid] = {
                 "id": aid, "hostname": a.get("hostname") or ip, "ip": ip,
-                "active": a.get("active", True) and not a.get("_refused"),
+                "active": a.get("active", True),
                 "attributes": a.get("attributes") or {},
                 "cpus": fw.scalar(res, "cpus") - fw.scalar(used, "cpus"),
                 "mem": fw.scalar(res, "mem") - fw.scalar(used, "mem"),
@@ -1624,7 +1619,7 @@ class Marathon:
                 "state": "TASK_STAGING", "stagedAt": fw.now_iso(), "role": app.get("role", "*"),
                 "_launched": time.time()}
         self.instances[iid] = inst
-        self.store.put("instances", iid, _persisted(inst))
+        self.store.put("instances", iid, inst)
         task = self._task_info(app, inst)
         body = {"type": "ACCEPT", "framework_id": {"value": self.framework_id},
                 "accept": {"operations": [{"type": "LAUNCH",
@@ -1734,8 +1729,6 @@ class Marathon:
             insts = [i for i in self.instances.values() if i["appId"] == app_id]
             for i in insts:
                 self._request_kill(i, "app deleted")
-            if app_id in self.apps and not insts:
-                pass
             if not insts:
                 if app_id in self.apps:
                     for hc in self.apps[app_id].get("healthChecks") or []:
@@ -1799,10 +1792,6 @@ class Marathon:
         if not old and len(new) == target and healthy_new == target and not terminating:
             self._advance_step(dep)
         return acts
-
-
-def _persisted(inst):
-    return {k: v for k, v in inst.items() if k != "_refused"}
 
 
 def _probe(hc, inst, app, conf):
