@@ -20,7 +20,7 @@ description:
   - Needs nothing on the managed host but Python. C(srvr) is allowed by every ZooKeeper 3.5+
     server by default; C(ruok) and C(mntr) must be in the server's C(4lw.commands.whitelist).
 author:
-  - mesosphere.cluster contributors
+  - mesosphere.cluster contributors (@mesosphere)
 extends_documentation_fragment:
   - mesosphere.cluster.zookeeper
   - ansible.builtin.action_common_attributes

@@ -14,7 +14,7 @@ description:
   - Talks to the ensemble with the kazoo client library, which must be installed on the host
     that runs the module (Debian package C(python3-kazoo), or C(pip install kazoo)).
 author:
-  - mesosphere.cluster contributors
+  - mesosphere.cluster contributors (@mesosphere)
 extends_documentation_fragment:
   - mesosphere.cluster.zookeeper
   - ansible.builtin.action_common_attributes
