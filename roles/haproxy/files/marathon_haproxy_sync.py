@@ -111,7 +111,8 @@ class Config:
     vhost_port: int = 80
     reserved_ports: list = field(default_factory=list)
     bind_address: str = ""
-    server_options: str = "check inter 2s fall 2 rise 1"
+    server_options: str = "check inter 2s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down"
+    backup_unready_tasks: bool = True
     log_requests: bool = True
     connect_timeout: float = 3.0
     request_timeout: float = 10.0
@@ -197,6 +198,7 @@ class Service:
     bind_address: str = ""
     vhosts: list = field(default_factory=list)
     servers: list = field(default_factory=list)  # (host, port)
+    backups: list = field(default_factory=list)  # (host, port) of tasks not yet checked
 
 
 @dataclass
@@ -256,6 +258,19 @@ def task_ready(task, health_checks):
     if len(results) < len(health_checks):
         return False
     return all(r.get("alive") is True for r in results)
+
+
+def task_starting(task, health_checks):
+    """A running task whose health checks have not all reported yet, none of them failing.
+
+    Such tasks become backup servers (when backup_unready_tasks is on): HAProxy sends them
+    nothing while a healthy task answers. They matter in the instant a deployment kills the
+    old tasks because the new ones just turned healthy, before the sync has heard so.
+    """
+    if task.get("state") != "TASK_RUNNING" or not health_checks:
+        return False
+    results = task.get("healthCheckResults") or []
+    return len(results) < len(health_checks) and all(r.get("alive") is not False for r in results)
 
 
 def _is_true(value):
@@ -326,12 +341,17 @@ def build_services(apps, cfg):
                     mode = "http"
             balance = (_label(labels, index, "BALANCE") or "roundrobin").strip()
             servers = []
+            backups = []
             for task in tasks:
-                if not task_ready(task, checks):
+                if task_ready(task, checks):
+                    chosen = servers
+                elif cfg.backup_unready_tasks and task_starting(task, checks):
+                    chosen = backups
+                else:
                     continue
                 ports = task.get("ports") or []
                 if index < len(ports) and task.get("host"):
-                    servers.append((task["host"], int(ports[index])))
+                    chosen.append((task["host"], int(ports[index])))
             taken[port] = app_id
             services.append(
                 Service(
@@ -344,6 +364,7 @@ def build_services(apps, cfg):
                     bind_address=(_label(labels, index, "BIND_ADDR") or cfg.bind_address).strip(),
                     vhosts=vhosts if mode == "http" else [],
                     servers=sorted(set(servers)),
+                    backups=sorted(set(backups) - set(servers)),
                 )
             )
     services.sort(key=lambda s: s.service_port)
@@ -392,6 +413,8 @@ def render_service(svc, cfg):
     options = f" {cfg.server_options}" if cfg.server_options else ""
     for host, port in svc.servers:
         lines.append(f"    server {safe_name(host)}_{port} {_bind(host, port)}{options}")
+    for host, port in svc.backups:
+        lines.append(f"    server {safe_name(host)}_{port} {_bind(host, port)}{options} backup")
     lines.append("")
     return "\n".join(lines) + "\n"
 

@@ -5,7 +5,9 @@ noticed. Everything binds to 127.0.0.1 on free ports; loads are bounded."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -23,9 +25,15 @@ class Backend:
 
     def __init__(self, name):
         body = name.encode()
+        backend = self
+        self.connections = set()
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                backend.connections.add(self.connection)
 
             def log_message(self, *args):
                 pass
@@ -42,7 +50,11 @@ class Backend:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
+        """Like a killed process: stop listening and drop every open connection."""
         self.server.shutdown()
+        for conn in list(self.connections):
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
         self.server.server_close()
 
 
@@ -123,7 +135,7 @@ listen stats
         reload_command=reload_cmd,
         stats_port=stats_port,
         bind_address="127.0.0.1",
-        server_options="check inter 500ms fall 1 rise 1",
+        server_options="check inter 2s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down",
     )
     yield cfg, proc
     proc.send_signal(signal.SIGTERM)
@@ -204,3 +216,30 @@ def test_task_gone_before_the_sync_notices_costs_no_request(haproxy_mw):
         assert load.seen.get("b", 0) > 0 and load.seen.get("a", 0) > 0
     finally:
         a.close()
+
+
+def test_healthy_tasks_killed_before_the_sync_hears_of_their_replacements(haproxy_mw):
+    """A deployment kills the old tasks the instant the new ones turn healthy. Until the sync
+    catches up, the new tasks are backups (running, not yet checked): HAProxy marks the dead
+    servers down on the first refused connection and sends the traffic there."""
+    cfg, _proc = haproxy_mw
+    old1, old2, new = Backend("old1"), Backend("old2"), Backend("new")
+    service_port = free_port()
+    url = f"http://127.0.0.1:{service_port}/"
+    tasks = [task(port=old1.port, alive=True), task(port=old2.port, alive=True), task(port=new.port)]
+    web = app("/web", service_port, tasks, health=True)
+    syncer = sync.Syncer(cfg, StaticClient([web]), sync.HAProxy(cfg))
+    try:
+        syncer.full_sync()
+        with open(cfg.dynamic_config) as handle:
+            assert "backup" in handle.read()
+        wait_serving(url, {"old1", "old2"})
+        with Load(url) as load:
+            time.sleep(0.5)
+            old1.close()
+            old2.close()
+            time.sleep(1.5)  # the sync has not heard anything yet
+        assert load.failed == [], load.failed[:5]
+        assert load.seen.get("new", 0) > 0
+    finally:
+        new.close()

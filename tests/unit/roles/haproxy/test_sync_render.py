@@ -49,7 +49,20 @@ def test_with_health_checks_only_healthy_tasks_serve(make_config):
     ]
     _cfg, services, _rejected = build(make_config, apps)
     assert services[0].servers == [("127.0.0.1", 31000)]
+    # Running but not checked yet: a backup, used only when no healthy task answers.
+    assert services[0].backups == [("127.0.0.1", 31002)]
     assert services[0].mode == "http"  # an HTTP health check makes the port an HTTP service
+    _cfg, services, _rejected = build(make_config, apps, backup_unready_tasks=False)
+    assert services[0].backups == []
+
+
+def test_task_starting():
+    checks = [{"protocol": "HTTP"}]
+    assert sync.task_starting({"state": "TASK_RUNNING"}, checks)
+    assert not sync.task_starting({"state": "TASK_RUNNING", "healthCheckResults": [{"alive": False}]}, checks)
+    assert not sync.task_starting({"state": "TASK_RUNNING", "healthCheckResults": [{"alive": True}]}, checks)
+    assert not sync.task_starting({"state": "TASK_STAGING"}, checks)
+    assert not sync.task_starting({"state": "TASK_RUNNING"}, [])
 
 
 def test_task_serves_only_when_every_health_check_passes():
@@ -115,6 +128,10 @@ def test_rendering_is_deterministic_and_names_each_app(make_config):
     assert "frontend marathon_group_app3_10003" in text1
     assert "    bind :10003" in text1
     assert "server 127.0.0.1_31003 127.0.0.1:31003" in text1
+    starting = app("/starting", 10100, [task(port=31100, alive=True), task(port=31101)], health=True)
+    cfg, services, _rejected = build(make_config, [starting])
+    text, _owners = sync.assemble(sync.render_blocks(services, cfg), cfg)
+    assert "    server 127.0.0.1_31100 127.0.0.1:31100\n    server 127.0.0.1_31101 127.0.0.1:31101 backup\n" in text
     line = text1.splitlines().index("frontend marathon_group_app3_10003")
     assert owners1[line] == "/group/app3"
 
