@@ -108,7 +108,7 @@ def test_check_mode_reads_the_same(run_module, net):
     result, failed = run_module(zookeeper_info.main, dict(hosts=["zk1", "zk2", "zk3"]), check_mode=True)
     assert not failed
     assert result["ensemble"]["quorum"] is True
-    assert {c for _, c in net.commands} == {"srvr"}
+    assert {command for _host, command in net.commands} == {"srvr"}
 
 
 def test_members_down_are_data_not_failures(run_module, net):
@@ -121,7 +121,7 @@ def test_members_down_are_data_not_failures(run_module, net):
     assert not zk1["reachable"] and "refused" in zk1["error"]
     assert not zk3["reachable"] and "within 1.5s" in zk3["error"]
     assert zk2["serving"]
-    assert all(timeout == 1.5 for _, timeout in net.connects)
+    assert all(timeout == 1.5 for _address, timeout in net.connects)
     ensemble = result["ensemble"]
     assert ensemble["quorum"] is False
     assert ensemble["leader"] == "zk2:2181"
@@ -132,7 +132,7 @@ def test_two_of_three_keep_quorum(run_module, net):
     net.member("zk1", connect=ConnectionRefusedError(111, "Connection refused"))
     net.member("zk2", srvr=SRVR % "leader")
     net.member("zk3", srvr=SRVR % "follower")
-    result, _ = run_module(zookeeper_info.main, dict(hosts="zk1,zk2,zk3"))
+    result, _calls = run_module(zookeeper_info.main, dict(hosts="zk1,zk2,zk3"))
     assert result["ensemble"]["quorum"] is True
     assert result["ensemble"]["voting_serving"] == 2
 
@@ -172,7 +172,7 @@ def test_unresolvable_member(run_module, net):
 
 def test_standalone_single_member(run_module, net):
     net.member("zk1", 2182, srvr=SRVR % "standalone")
-    result, _ = run_module(zookeeper_info.main, dict(hosts="zk1:2182"))
+    result, _calls = run_module(zookeeper_info.main, dict(hosts="zk1:2182"))
     assert result["ensemble"]["quorum"] is True
     assert result["ensemble"]["standalone"] == ["zk1:2182"]
 

@@ -63,7 +63,7 @@ class FakeKazoo:
 
     def start(self, timeout=None):
         if self.start_error:
-            raise self.start_error
+            raise self.start_error  # pylint: disable=raising-bad-type  # set to an exception by the test
         self.started = True
 
     def stop(self):
@@ -75,8 +75,8 @@ class FakeKazoo:
     def add_auth(self, scheme, credential):
         self.auths.append((scheme, credential))
         if self.auth_error:
-            raise self.auth_error
-        user, _, password = credential.partition(":")
+            raise self.auth_error  # pylint: disable=raising-bad-type  # set to an exception by the test
+        user, _sep, password = credential.partition(":")
         self.ids.append(("digest", digest_id(user, password)))
 
     # helpers
@@ -99,7 +99,7 @@ class FakeKazoo:
 
     def _node(self, path):
         if self.op_error:
-            raise self.op_error
+            raise self.op_error  # pylint: disable=raising-bad-type  # set to an exception by the test
         if path not in self.tree:
             raise NoNodeError()
         return self.tree[path]
@@ -128,7 +128,7 @@ class FakeKazoo:
 
     def create(self, path, value=b"", acl=None, makepath=False):
         if self.op_error:
-            raise self.op_error
+            raise self.op_error  # pylint: disable=raising-bad-type  # set to an exception by the test
         self.writes.append(("create", path, value, [(a.id.scheme, a.id.id, a.perms) for a in acl or OPEN], makepath))
         if path in self.tree:
             raise NodeExistsError()
@@ -243,7 +243,7 @@ def test_chroot_from_url(run_module, kazoo):
 
 def test_existing_data_left_alone_without_data_option(run_module, kazoo):
     kazoo.put("/mesos", b"keep")
-    result, _ = run(run_module, path="/mesos")
+    result, _calls = run(run_module, path="/mesos")
     assert result["changed"] is False
     assert result["data"] == "keep"
     assert kazoo.writes == []
@@ -265,7 +265,7 @@ def test_update_data_uses_the_version(run_module, kazoo):
 
 def test_update_in_check_mode_writes_nothing(run_module, kazoo):
     kazoo.put("/mesos", b"old")
-    result, _ = run(run_module, path="/mesos", data="new", check_mode=True)
+    result, _calls = run(run_module, path="/mesos", data="new", check_mode=True)
     assert result["changed"] is True
     assert kazoo.writes == []
     assert kazoo.tree["/mesos"].data == b"old"
@@ -287,7 +287,7 @@ def test_concurrent_change_is_reported(run_module, kazoo, monkeypatch):
 
 def test_binary_data_is_shown_replaced(run_module, kazoo):
     kazoo.put("/bin", b"\xff\xfe")
-    result, _ = run(run_module, path="/bin")
+    result, _calls = run(run_module, path="/bin")
     assert result["data"] == "\ufffd\ufffd"
 
 
@@ -311,14 +311,14 @@ def test_set_acl(run_module, kazoo):
 
 def test_acl_order_does_not_matter(run_module, kazoo):
     kazoo.put("/mesos", acl=[ACL(p, Id(s, i)) for s, i, p in reversed(ACL_KEYS)])
-    result, _ = run(run_module, path="/mesos", acl=ACL_OPTION)
+    result, _calls = run(run_module, path="/mesos", acl=ACL_OPTION)
     assert result["changed"] is False
     assert kazoo.writes == []
 
 
 def test_acl_in_check_mode_writes_nothing(run_module, kazoo):
     kazoo.put("/mesos")
-    result, _ = run(run_module, path="/mesos", acl=ACL_OPTION, check_mode=True)
+    result, _calls = run(run_module, path="/mesos", acl=ACL_OPTION, check_mode=True)
     assert result["changed"] is True
     assert kazoo.writes == []
 
@@ -366,7 +366,7 @@ def test_delete_missing_is_ok(run_module, kazoo):
 
 def test_delete_in_check_mode(run_module, kazoo):
     kazoo.put("/old")
-    result, _ = run(run_module, path="/old", state="absent", check_mode=True)
+    result, _calls = run(run_module, path="/old", state="absent", check_mode=True)
     assert result["changed"] is True
     assert kazoo.writes == []
     assert "/old" in kazoo.tree

@@ -35,20 +35,37 @@ PLAYBOOK = """
 
 
 def run(tmp_path, hosts, extra=None, group="zookeeper", limit=None):
-    inventory = {group: {"hosts": {name: dict(ansible_connection="local", ansible_python_interpreter=sys.executable,
-                                              **(hostvars or {}))
-                                   for name, hostvars in hosts.items()}}}
+    inventory = {
+        group: {
+            "hosts": {
+                name: dict(ansible_connection="local", ansible_python_interpreter=sys.executable, **(hostvars or {}))
+                for name, hostvars in hosts.items()
+            }
+        }
+    }
     (tmp_path / "inventory.json").write_text(json.dumps(inventory))
     (tmp_path / "play.yml").write_text(PLAYBOOK)
-    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(tmp_path / "inventory.json"),
-           str(tmp_path / "play.yml"), "--tags", "zookeeper_preflight"]
+    cmd = [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        "-i",
+        str(tmp_path / "inventory.json"),
+        str(tmp_path / "play.yml"),
+        "--tags",
+        "zookeeper_preflight",
+    ]
     if extra:
         cmd += ["-e", json.dumps(extra)]
     if limit:
         cmd += ["--limit", limit]
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_CALLBACK_RESULT_FORMAT="yaml")
-    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
+        ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_STDOUT_CALLBACK="default",
+        ANSIBLE_CALLBACK_RESULT_FORMAT="yaml",
+    )
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180, check=False)
     return done.returncode, " ".join((done.stdout + done.stderr).split())
 
 
@@ -95,10 +112,18 @@ def test_host_outside_the_group_refused(tmp_path):
 
 
 def test_auth_needs_passwords(tmp_path):
-    rc, out = run(tmp_path, {"zk1": None}, extra={
-        "zookeeper_auth_enabled": True, "zookeeper_super_password": "s3cret",
-        "zookeeper_acl_znodes": [{"path": "/mesos", "username": "mesos", "password": "m3sos"},
-                                 {"path": "/marathon", "username": "marathon", "password": ""}]})
+    rc, out = run(
+        tmp_path,
+        {"zk1": None},
+        extra={
+            "zookeeper_auth_enabled": True,
+            "zookeeper_super_password": "s3cret",
+            "zookeeper_acl_znodes": [
+                {"path": "/mesos", "username": "mesos", "password": "m3sos"},
+                {"path": "/marathon", "username": "marathon", "password": ""},
+            ],
+        },
+    )
     assert rc != 0
     assert "give every entry of zookeeper_acl_znodes" in out
     assert "Entries to fix: ['/marathon']" in out
@@ -112,8 +137,11 @@ def test_auth_needs_the_super_password(tmp_path):
 
 
 def test_auth_digest(tmp_path):
-    rc, out = run(tmp_path, {"zk1": None}, extra={
-        "zookeeper_auth_enabled": True, "zookeeper_super_password": "secret", "zookeeper_acl_znodes": []})
+    rc, out = run(
+        tmp_path,
+        {"zk1": None},
+        extra={"zookeeper_auth_enabled": True, "zookeeper_super_password": "secret", "zookeeper_acl_znodes": []},
+    )
     assert rc == 0, out
     # the value ZooKeeper's own DigestAuthenticationProvider prints for super:secret
     assert "DIGEST super:lK75jTNcA+U9vtVEw5vB51mj/w4=" in out
