@@ -141,7 +141,7 @@ def main(argv=None):
     p.add_argument("--nodes", required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--seconds", type=float, required=True)
-    p.add_argument("--max-requests", type=int, default=20000)
+    p.add_argument("--max-requests", type=int, default=200000)
     args = parser.parse_args(argv)
     return {"serving": cmd_serving, "converge": cmd_converge, "load": cmd_load}[args.command](args)
 
