@@ -6,6 +6,7 @@
 # With "check" it changes nothing and reports what it would do.
 import json
 import os
+import shutil
 import stat
 import sys
 import tempfile
@@ -55,8 +56,6 @@ for name in sorted(os.listdir(directory)):
         continue
     path = os.path.join(directory, name)
     if os.path.isdir(path) and not os.path.islink(path):
-        import shutil
-
         shutil.rmtree(path)
     else:
         os.unlink(path)
