@@ -288,10 +288,27 @@ class Master:
         logging.shutdown()
         os._exit(1)
 
+    def drop_own_znodes(self, parent: str) -> None:
+        """Remove this session's ephemeral children of `parent`. A create that fails with a
+        lost connection may still have been applied by the server; contending again in the same
+        session must not leave a second json.info_ or log replica behind (the registrar would
+        then count one master twice)."""
+        session = self.zk.client_id[0] if self.zk.client_id else None
+        if not session:
+            return
+        for name in self.zk.get_children(parent):
+            with contextlib.suppress(Exception):
+                _data, stat = self.zk.get(f"{parent}/{name}")
+                if stat.ephemeralOwner == session:
+                    self.zk.delete(f"{parent}/{name}")
+                    LOG.info("removed %s/%s left by an earlier attempt of this session", parent, name)
+
     def contend(self) -> None:
         path = self.zk_url.path
         self.zk.ensure_path(path)
         self.zk.ensure_path(f"{path.rstrip('/')}/{REPLICAS_ZNODE}")
+        self.drop_own_znodes(path)
+        self.drop_own_znodes(f"{path.rstrip('/')}/{REPLICAS_ZNODE}")
         data = json.dumps(self.master_info()).encode("utf-8")
         created = self.zk.create(f"{path.rstrip('/')}/{c.MASTER_INFO_PREFIX}", data, ephemeral=True, sequence=True)
         self.my_znode = created.rsplit("/", 1)[1]
