@@ -16,6 +16,7 @@ traffic goes only to the scenario's own containers, and every loop is bounded.
 
 import argparse
 import base64
+import http.client
 import json
 import sys
 import time
@@ -35,7 +36,7 @@ def served_set(node, port, rounds):
     for _ in range(rounds):
         try:
             seen.add(get(f"http://{node}:{port}/", timeout=2.0))
-        except OSError:
+        except (OSError, http.client.HTTPException):
             seen.add("<failed>")
     return seen
 
@@ -82,7 +83,8 @@ def cmd_converge(args):
             break
         time.sleep(0.1)
     else:
-        print(json.dumps({"ok": False, "error": f"Marathon never had {args.count} healthy tasks", "healthy": sorted(healthy)}))
+        error = f"Marathon never had {args.count} healthy tasks"
+        print(json.dumps({"ok": False, "error": error, "healthy": sorted(healthy)}))
         return 1
     healthy_at = time.monotonic()
     delays = {}
@@ -112,7 +114,7 @@ def cmd_load(args):
         try:
             body = get(f"http://{node}:{args.port}/", timeout=5.0)
             answers[body] = answers.get(body, 0) + 1
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, cut off
             failed += 1
             key = f"{node}: {type(exc).__name__}: {exc}"[:200]
             errors[key] = errors.get(key, 0) + 1

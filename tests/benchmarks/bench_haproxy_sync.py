@@ -239,6 +239,7 @@ listen stats
             time.sleep(0.05)
     cfg.marathon_urls = [marathon.url]
     cfg.reload_command = ["/bin/kill", "-USR2", str(proc.pid)]
+    cfg.admin_socket = f"{workdir}/admin.sock"
     target = "/bench/app0000"
     url = f"http://{address}:{first_port}/"
     apps[target]["labels"]["HAPROXY_0_MODE"] = "http"

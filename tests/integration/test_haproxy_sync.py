@@ -225,6 +225,7 @@ listen stats
             "base_configs": [str(base)],
             "haproxy_bin": HAPROXY,
             "reload_command": ["/bin/kill", "-USR2", str(proc.pid)],
+            "admin_socket": str(tmp / "admin.sock"),
             "status_file": str(tmp / "status.json"),
             "reconcile_interval": RECONCILE,
             "stats_port": stats_port,

@@ -13,10 +13,13 @@ that name none, every (re)connection and a timer re-read every app (/v2/apps?emb
 From the apps it renders the dynamic part of HAProxy's configuration: a frontend per service
 port, a backend of the app's running and, where the app has health checks, healthy tasks.
 A new configuration is checked with `haproxy -c` before it replaces the old one; HAProxy is
-reloaded only when the text changed. When the check fails, the apps the error lines point at
-keep their last good sections (or are left out when they have none) and the failure is logged
-and written to the status file; when the error cannot be pinned on an app, the last good file
-stays untouched.
+reloaded only when the text changed, and not at all when only the tasks behind existing
+backends changed: those servers are added and removed in the running process through the
+runtime API (the admin socket), so that a request HAProxy is retrying meets the new tasks at
+once instead of staying with an old worker that knows only the old ones. When the check
+fails, the apps the error lines point at keep their last good sections (or are left out when
+they have none) and the failure is logged and written to the status file; when the error
+cannot be pinned on an app, the last good file stays untouched.
 """
 
 from __future__ import annotations
@@ -103,6 +106,8 @@ class Config:
     base_configs: list = field(default_factory=lambda: ["/etc/haproxy/haproxy.cfg"])
     haproxy_bin: str = "/usr/sbin/haproxy"
     reload_command: list = field(default_factory=lambda: ["systemctl", "reload", "haproxy.service"])
+    # HAProxy's admin socket: server changes go through it without a reload. None: always reload.
+    admin_socket: str | None = "/run/haproxy/admin.sock"
     status_file: str = "/var/lib/haproxy-marathon-sync/status.json"
     reconcile_interval: float = 30.0
     debounce: float = 0.05
@@ -414,7 +419,9 @@ def render_service(svc, cfg):
     for host, port in svc.servers:
         lines.append(f"    server {safe_name(host)}_{port} {_bind(host, port)}{options}")
     for host, port in svc.backups:
-        lines.append(f"    server {safe_name(host)}_{port} {_bind(host, port)}{options} backup")
+        # Its own name: when the task turns healthy, the active server is added beside it (the
+        # runtime API cannot change a server's backup flag) and the backup is removed.
+        lines.append(f"    server {safe_name(host)}_{port}_backup {_bind(host, port)}{options} backup")
     lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -739,6 +746,90 @@ class HAProxy:
         return proc.returncode == 0, (proc.stdout + proc.stderr).strip()
 
 
+class RuntimeUpdateError(Exception):
+    """The runtime API refused a change or could not be reached; the caller reloads instead."""
+
+
+def split_servers(text):
+    """The configuration without its `server` lines, and those lines by backend and name."""
+    skeleton, servers, backend = [], {}, None
+    for line in (text or "").splitlines():
+        words = line.split()
+        if line[:1] not in ("", " ", "\t", "#"):
+            backend = words[1] if len(words) > 1 and words[0] == "backend" else None
+        if backend and len(words) > 2 and words[0] == "server":
+            servers.setdefault(backend, {})[words[1]] = " ".join(words)
+            continue
+        skeleton.append(line)
+    return "\n".join(skeleton), servers
+
+
+def _resolve(address):
+    """`host:port` or `[v6]:port` from a server line, with the host resolved to an address."""
+    host, _colon, port = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+    except (OSError, ValueError) as exc:
+        raise RuntimeUpdateError(f"cannot resolve {host}: {exc}") from exc
+    family, _type, _proto, _name, sockaddr = infos[0]
+    return f"[{sockaddr[0]}]:{port}" if family == socket.AF_INET6 else f"{sockaddr[0]}:{port}"
+
+
+class RuntimeAPI:
+    """HAProxy's runtime API on its admin socket: add, drain and delete servers in place."""
+
+    def __init__(self, path, timeout=3.0):
+        self.path = path
+        self.timeout = timeout
+
+    def command(self, line):
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(self.timeout)
+                sock.connect(self.path)
+                sock.sendall(line.encode() + b"\n")
+                chunks = []
+                while True:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+        except OSError as exc:
+            raise RuntimeUpdateError(f"HAProxy's admin socket {self.path}: {exc}") from exc
+        return b"".join(chunks).decode(errors="replace").strip()
+
+    def expect(self, line, *answers):
+        reply = self.command(line)
+        if reply not in answers:
+            raise RuntimeUpdateError(f"`{line}` answered {reply[:200]!r}")
+        return reply
+
+    def add(self, backend, server_line):
+        words = server_line.split()  # server NAME ADDRESS OPTIONS...
+        name, address, options = words[1], _resolve(words[2]), words[3:]
+        self.expect(f"add server {backend}/{name} {address} {' '.join(options)}".rstrip(), "New server registered.")
+        if "check" in options:
+            self.expect(f"enable health {backend}/{name}", "")
+        self.enable(backend, name)
+
+    def drain(self, backend, name):
+        """No new traffic; the requests under way finish."""
+        self.expect(f"disable server {backend}/{name}", "")
+
+    def enable(self, backend, name):
+        """Traffic again (a new server starts in maintenance; a drained one comes back)."""
+        self.expect(f"enable server {backend}/{name}", "")
+
+    def delete(self, backend, name):
+        """True once the server is gone; False while it still has connections."""
+        reply = self.command(f"del server {backend}/{name}")
+        if reply == "Server deleted." or "No such server" in reply or "No such backend" in reply:
+            return True
+        LOG.debug("server %s/%s not deleted yet: %s", backend, name, reply[:200])
+        return False
+
+
 # --------------------------------------------------------------------------------------------
 # The sync engine
 # --------------------------------------------------------------------------------------------
@@ -775,6 +866,11 @@ class Syncer:
         }
         self._reported = set()
         self._refused = None
+        self.runtime = RuntimeAPI(cfg.admin_socket) if cfg.admin_socket else None
+        # The configuration the running HAProxy worker is known to hold (None: unknown, so the
+        # next change reloads), and the servers it still drains: {backend: {name: line}}.
+        self.live_text = None
+        self.draining = {}
         self.write_status()
 
     # -- inputs ---------------------------------------------------------------------------
@@ -801,9 +897,11 @@ class Syncer:
 
     # -- output ---------------------------------------------------------------------------
     def apply(self):
-        """Render, check, install and reload when changed. Returns True if HAProxy was reloaded."""
+        """Render, check, install and apply when changed. True when HAProxy's configuration changed
+        (reloaded, or updated in place through the runtime API)."""
         cfg = self.cfg
         started = time.monotonic()
+        self._reap()
         services, rejected = build_services(self.apps.values(), cfg)
         blocks = render_blocks(services, cfg)
         text, owners = assemble(blocks, cfg)
@@ -814,7 +912,7 @@ class Syncer:
         quarantined = {}
         current = self.haproxy.current()
         errors = []
-        reloaded = False
+        how = None
         # The same input as the last refused one gets the same answer, without asking HAProxy
         # (and the journal) again on every event and timer tick.
         fingerprint = hashlib.sha256(text.encode()).hexdigest()
@@ -826,8 +924,8 @@ class Syncer:
             errors = list(memo["errors"])
             text, owners = assemble(blocks, cfg)
         if not (known and errors):
-            text, reloaded = self._check_and_install(text, owners, blocks, quarantined, errors, current)
-        if reloaded:
+            text, how = self._check_and_install(text, owners, blocks, quarantined, errors, current)
+        if how == "reload":
             LOG.info("HAProxy reloaded: %d services, %d servers", len(services), _servers(services))
 
         refused = [e for e in errors if e.startswith(("haproxy -c", "gave up"))]
@@ -866,34 +964,42 @@ class Syncer:
         else:
             self.status["state"] = "ok"
         self.write_status()
-        return reloaded
+        return how is not None
 
     def _check_and_install(self, text, owners, blocks, quarantined, errors, current):
-        """Check `text`; swap it in and reload, or quarantine the apps the errors point at and
-        try again. Updates blocks, quarantined and errors in place; returns (text, reloaded)."""
+        """Check `text`; swap it in and update HAProxy (in place or by a reload), or quarantine
+        the apps the errors point at and try again. Updates blocks, quarantined and errors in
+        place; returns (text, how): how is "runtime", "reload" or None when nothing changed."""
         dropped = set()
         for _round in range(self.MAX_QUARANTINE_ROUNDS + 1):
             if text == current and not self.reload_pending:
-                return text, False
+                return text, None
             candidate = self.haproxy.write_candidate(text)
             ok, output = self.haproxy.check(candidate)
             if ok:
                 self.haproxy.install(candidate)
+                if self._update_in_place(current, text):
+                    self.status["config"]["last_runtime_update"] = _now()
+                    return text, "runtime"
+                self.live_text = None
                 ok, output = self.haproxy.reload()
                 self.reload_pending = not ok
                 if not ok:
                     errors.append(f"reload command {' '.join(self.cfg.reload_command)} failed: {output}")
                     LOG.error("HAProxy reload failed, will retry on the next sync: %s", output)
-                    return text, False
+                    return text, None
+                # The new worker holds exactly the file; what the old one drained goes with it.
+                self.live_text = text
+                self.draining = {}
                 self.status["config"]["last_reload"] = _now()
-                return text, True
+                return text, "reload"
             self._keep_rejected(candidate)
             culprits, pinned = error_apps(output, candidate, owners)
             culprits -= dropped
             if not pinned or not culprits:
                 errors.append("haproxy -c refused the new configuration; the last good one stays: " + _alerts(output))
                 LOG.error("haproxy -c refused the new configuration, keeping the last good one:\n%s", output)
-                return text, False
+                return text, None
             reason = _alerts(output, only_app_lines=True)
             for app_id in sorted(culprits):
                 kept = self.last_good_blocks.get(app_id)
@@ -910,7 +1016,87 @@ class Syncer:
                 quarantined.setdefault(app_id, reason)
             text, owners = assemble(blocks, self.cfg)
         errors.append("gave up after quarantining apps several times; the last good configuration stays")
-        return text, False
+        return text, None
+
+    def _update_in_place(self, current, text):
+        """Apply `text` to the running worker through the runtime API when it differs from
+        `current` only in backends' servers. True when done; False when a reload is needed."""
+        if self.runtime is None or self.reload_pending:
+            return False
+        if self.live_text is None and not self._adopt(current):
+            return False
+        if current != self.live_text:
+            return False
+        old_skeleton, old = split_servers(current)
+        new_skeleton, new = split_servers(text)
+        if old_skeleton != new_skeleton:
+            return False
+        added = drained = 0
+        try:
+            for backend in sorted(set(old) | set(new)):
+                before, after = old.get(backend, {}), new.get(backend, {})
+                draining = self.draining.setdefault(backend, {})
+                # New servers first, so that the backend never holds fewer live tasks.
+                for name, line in sorted(after.items()):
+                    if before.get(name) == line:
+                        continue
+                    if name in before:
+                        raise RuntimeUpdateError(f"server {backend}/{name} changed its options")
+                    if draining.get(name) == line:
+                        self.runtime.enable(backend, name)
+                    else:
+                        if name in draining and not self.runtime.delete(backend, name):
+                            raise RuntimeUpdateError(f"server {backend}/{name} is still draining")
+                        self.runtime.add(backend, line)
+                    draining.pop(name, None)
+                    added += 1
+                for name in sorted(set(before) - set(after)):
+                    self.runtime.drain(backend, name)
+                    draining[name] = before[name]
+                    drained += 1
+        except RuntimeUpdateError as exc:
+            LOG.warning("cannot update HAProxy in place, reloading instead: %s", exc)
+            return False
+        self.live_text = text
+        LOG.info("HAProxy updated in place (no reload): servers added %d, draining %d", added, drained)
+        return True
+
+    def _adopt(self, current):
+        """After this program restarts: take the running worker as holding the file on disk when
+        it has exactly the file's backends and, in each, the file's servers."""
+        try:
+            backends = self.runtime.command("show backend").splitlines()
+            state = self.runtime.command("show servers state").splitlines()
+        except RuntimeUpdateError as exc:
+            LOG.debug("cannot read the running servers: %s", exc)
+            return False
+        worker = {}
+        for line in state:
+            words = line.split()
+            if len(words) > 3 and not line.startswith("#"):
+                worker.setdefault(words[1], set()).add(words[3])
+        skeleton, servers = split_servers(current)
+        ours = {line.split()[1] for line in skeleton.splitlines() if line.startswith("backend ")}
+        running = {name for name in backends if name.startswith("marathon_")}
+        if running != {name for name in ours if name.startswith("marathon_")}:
+            return False
+        if any(worker.get(name, set()) != set(servers.get(name, {})) for name in ours):
+            return False
+        self.live_text = current
+        return True
+
+    def _reap(self):
+        """Delete the drained servers whose last connection has closed."""
+        if self.runtime is None:
+            return
+        for backend, names in self.draining.items():
+            for name in sorted(names):
+                try:
+                    if self.runtime.delete(backend, name):
+                        del names[name]
+                except RuntimeUpdateError as exc:
+                    LOG.debug("cannot delete drained servers yet: %s", exc)
+                    return
 
     def marathon_unavailable(self, message):
         self.status["state"] = "error"

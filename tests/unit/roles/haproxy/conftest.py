@@ -22,6 +22,7 @@ def make_config(tmp_path):
             "base_configs": [str(base)],
             "haproxy_bin": HAPROXY,
             "reload_command": [sys.executable, "-c", f"open({str(reloads)!r}, 'a').write('reload\\n')"],
+            "admin_socket": None,
             "status_file": str(tmp_path / "state" / "status.json"),
             "stats_port": 9090,
             "vhost_port": 80,

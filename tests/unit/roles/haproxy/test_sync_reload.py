@@ -6,6 +6,7 @@ noticed. Everything binds to 127.0.0.1 on free ports; loads are bounded."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import socket
 import subprocess
@@ -50,7 +51,9 @@ class Backend:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
-        """Like a killed process: stop listening and drop every open connection."""
+        """Like a killed process: refuse connections at once and drop every open one."""
+        with contextlib.suppress(OSError):
+            self.server.socket.shutdown(socket.SHUT_RDWR)  # stops listening now, not at the next poll
         self.server.shutdown()
         for conn in list(self.connections):
             with contextlib.suppress(OSError):
@@ -146,6 +149,13 @@ listen stats
         proc.wait(5)
 
 
+def http_app(*backends):
+    """An HTTP app /web on a free service port, one task per backend; with its service port and URL."""
+    service_port = free_port()
+    web = app("/web", service_port, [task(port=b.port) for b in backends], labels={"HAPROXY_0_MODE": "http"})
+    return web, service_port, f"http://127.0.0.1:{service_port}/"
+
+
 def wait_serving(url, expected, timeout=10):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -173,9 +183,7 @@ class StaticClient:
 def test_reloads_drop_no_request(haproxy_mw):
     cfg, proc = haproxy_mw
     backends = [Backend(f"task{i}") for i in range(3)]
-    service_port = free_port()
-    url = f"http://127.0.0.1:{service_port}/"
-    web = app("/web", service_port, [task(port=backends[0].port)], labels={"HAPROXY_0_MODE": "http"})
+    web, _port, url = http_app(backends[0])
     client = StaticClient([web])
     syncer = sync.Syncer(cfg, client, sync.HAProxy(cfg))
     try:
@@ -197,9 +205,7 @@ def test_reloads_drop_no_request(haproxy_mw):
 def test_task_gone_before_the_sync_notices_costs_no_request(haproxy_mw):
     cfg, _proc = haproxy_mw
     a, b = Backend("a"), Backend("b")
-    service_port = free_port()
-    url = f"http://127.0.0.1:{service_port}/"
-    web = app("/web", service_port, [task(port=a.port), task(port=b.port)], labels={"HAPROXY_0_MODE": "http"})
+    web, _port, url = http_app(a, b)
     syncer = sync.Syncer(cfg, StaticClient([web]), sync.HAProxy(cfg))
     try:
         syncer.full_sync()
@@ -243,3 +249,145 @@ def test_healthy_tasks_killed_before_the_sync_hears_of_their_replacements(haprox
         assert load.seen.get("new", 0) > 0
     finally:
         new.close()
+
+
+# -- in place: the runtime API instead of a reload ----------------------------------------------
+
+
+def _runtime_config(cfg, tmp_path):
+    return dataclasses.replace(cfg, admin_socket=str(tmp_path / "admin.sock"))
+
+
+def _worker_pid(cfg):
+    info = sync.RuntimeAPI(cfg.admin_socket).command("show info")
+    return next(line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("Pid:"))
+
+
+def _servers_in_worker(cfg, backend):
+    state = sync.RuntimeAPI(cfg.admin_socket).command(f"show servers state {backend}")
+    return sorted(line.split()[3] for line in state.splitlines()[2:] if line.strip())
+
+
+def test_task_changes_are_applied_in_place_without_a_reload(haproxy_mw, tmp_path):
+    cfg, _proc = haproxy_mw
+    cfg = _runtime_config(cfg, tmp_path)
+    a, b, c = Backend("a"), Backend("b"), Backend("c")
+    web, service_port, url = http_app(a)
+    syncer = sync.Syncer(cfg, StaticClient([web]), sync.HAProxy(cfg))
+    backend = f"marathon_web_{service_port}"
+    try:
+        assert syncer.full_sync() is True  # a new frontend: a reload
+        wait_serving(url, {"a"})
+        reloaded_at = syncer.status["config"]["last_reload"]
+        pid = _worker_pid(cfg)
+        with Load(url) as load:
+            web["tasks"] = [task(port=p) for p in (a.port, b.port, c.port)]
+            assert syncer.full_sync() is True
+            wait_serving(url, {"b"})
+            wait_serving(url, {"c"})
+            web["tasks"] = [task(port=c.port)]
+            assert syncer.full_sync() is True
+            time.sleep(0.5)
+            load.seen.clear()
+            time.sleep(0.5)
+        assert load.failed == [], load.failed[:5]
+        assert set(load.seen) == {"c"}, load.seen  # the removed tasks get no new request
+        assert _worker_pid(cfg) == pid  # the same worker: no reload happened
+        assert syncer.status["config"]["last_reload"] == reloaded_at
+        assert "last_runtime_update" in syncer.status["config"]
+        # Once a drained server's last (idle, pooled) connection has closed, a sync deletes it.
+        deadline = time.monotonic() + 20
+        while _servers_in_worker(cfg, backend) != [f"127.0.0.1_{c.port}"] and time.monotonic() < deadline:
+            time.sleep(0.5)
+            syncer.full_sync()
+        assert _servers_in_worker(cfg, backend) == [f"127.0.0.1_{c.port}"]
+        assert syncer.draining == {backend: {}}
+        with open(cfg.dynamic_config) as handle:  # the file says the same, for the next start
+            assert sync.split_servers(handle.read())[1] == {
+                backend: {f"127.0.0.1_{c.port}": f"server 127.0.0.1_{c.port} 127.0.0.1:{c.port} {cfg.server_options}"}
+            }
+    finally:
+        for t in (a, b, c):
+            t.close()
+
+
+def test_old_tasks_killed_right_after_their_replacements_appear_cost_no_request(haproxy_mw, tmp_path):
+    """A deployment kills the old tasks the moment the new ones turn healthy. Had the sync
+    reloaded HAProxy to add the new tasks, the requests the old worker accepted before the new
+    one took the sockets over would know only the dead tasks: 503. In place, they retry onto
+    the new tasks."""
+    cfg, _proc = haproxy_mw
+    cfg = _runtime_config(cfg, tmp_path)
+    old1, old2, new1, new2 = Backend("old1"), Backend("old2"), Backend("new1"), Backend("new2")
+    web, _port, url = http_app(old1, old2)
+    syncer = sync.Syncer(cfg, StaticClient([web]), sync.HAProxy(cfg))
+    try:
+        syncer.full_sync()
+        wait_serving(url, {"old1", "old2"})
+        with Load(url, limit=100000) as load:
+            for _round in range(5):
+                time.sleep(0.3)
+                web["tasks"] += [task(port=new1.port), task(port=new2.port)]
+                syncer.full_sync()
+                old1.close()
+                old2.close()
+                time.sleep(0.3)
+                web["tasks"] = web["tasks"][2:]
+                syncer.full_sync()
+                # The next round replaces the tasks that serve now.
+                old1, old2, new1, new2 = new1, new2, Backend("new1"), Backend("new2")
+        print(f"answered by {sorted(load.seen)}")
+        assert load.failed == [], load.failed[:5]
+        assert load.sent > 100
+    finally:
+        for t in (old1, old2, new1, new2):
+            t.close()
+
+
+def test_runtime_api_refusal_falls_back_to_a_reload(haproxy_mw, tmp_path):
+    cfg, _proc = haproxy_mw
+    cfg = _runtime_config(cfg, tmp_path)
+    a, b = Backend("a"), Backend("b")
+    web, _port, url = http_app(a)
+    syncer = sync.Syncer(cfg, StaticClient([web]), sync.HAProxy(cfg))
+    try:
+        syncer.full_sync()
+        wait_serving(url, {"a"})
+        first_reload = syncer.status["config"]["last_reload"]
+        syncer.runtime = sync.RuntimeAPI(str(tmp_path / "no-such.sock"))
+        web["tasks"] = [task(port=b.port)]
+        time.sleep(1.1)  # the status's timestamps have a resolution of one second
+        assert syncer.full_sync() is True
+        assert syncer.status["config"]["last_reload"] != first_reload
+        wait_serving(url, {"b"})
+    finally:
+        a.close()
+        b.close()
+
+
+def test_after_a_restart_the_sync_takes_the_running_servers_over(haproxy_mw, tmp_path):
+    cfg, _proc = haproxy_mw
+    cfg = _runtime_config(cfg, tmp_path)
+    a, b = Backend("a"), Backend("b")
+    web, service_port, url = http_app(a)
+    client = StaticClient([web])
+    try:
+        sync.Syncer(cfg, client, sync.HAProxy(cfg)).full_sync()
+        wait_serving(url, {"a"})
+        pid = _worker_pid(cfg)
+        restarted = sync.Syncer(cfg, client, sync.HAProxy(cfg))  # the program restarted
+        web["tasks"].append(task(port=b.port))
+        assert restarted.full_sync() is True
+        wait_serving(url, {"b"})
+        assert _worker_pid(cfg) == pid
+        assert "last_reload" not in restarted.status["config"]
+        # A worker that does not hold the file's servers is not taken over: the sync reloads.
+        api = sync.RuntimeAPI(cfg.admin_socket)
+        api.expect(f"add server marathon_web_{service_port}/stray 127.0.0.1:1", "New server registered.")
+        other = sync.Syncer(cfg, client, sync.HAProxy(cfg))
+        web["tasks"] = [task(port=a.port)]
+        assert other.full_sync() is True
+        assert "last_reload" in other.status["config"]
+    finally:
+        a.close()
+        b.close()

@@ -131,7 +131,9 @@ def test_rendering_is_deterministic_and_names_each_app(make_config):
     starting = app("/starting", 10100, [task(port=31100, alive=True), task(port=31101)], health=True)
     cfg, services, _rejected = build(make_config, [starting])
     text, _owners = sync.assemble(sync.render_blocks(services, cfg), cfg)
-    assert "    server 127.0.0.1_31100 127.0.0.1:31100\n    server 127.0.0.1_31101 127.0.0.1:31101 backup\n" in text
+    assert (
+        "    server 127.0.0.1_31100 127.0.0.1:31100\n    server 127.0.0.1_31101_backup 127.0.0.1:31101 backup\n"
+    ) in text
     line = text1.splitlines().index("frontend marathon_group_app3_10003")
     assert owners1[line] == "/group/app3"
 
