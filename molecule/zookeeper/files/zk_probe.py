@@ -67,14 +67,16 @@ def watch(args):
             log.write(json.dumps(entry) + "\n")
             log.flush()
             time.sleep(args.interval)
-    # A member is "out" when its process does not answer at all (stopped or starting).
+    # A member is "out" when nothing accepts connections on its port (stopped or starting). A
+    # member that accepts but answers nothing sensible ("error": say, its connections are reset
+    # while it rejoins after the leader's restart) is running: it is counted apart.
     outages = {a: 0 for a in addresses}
     previous = {a: False for a in addresses}
     max_out = 0
     longest_gap = 0.0
     gap_start = None
     for entry in rounds:
-        out = [a for a, m in entry["modes"].items() if m in ("down", "error")]
+        out = [a for a, m in entry["modes"].items() if m == "down"]
         max_out = max(max_out, len(out))
         for a in addresses:
             now_out = a in out
@@ -93,6 +95,7 @@ def watch(args):
         "seconds": round(rounds[-1]["t"], 1) if rounds else 0,
         "rounds_with_quorum": sum(1 for e in rounds if e["quorum"]),
         "max_members_out_at_once": max_out,
+        "answers_garbled": sum(1 for e in rounds for m in e["modes"].values() if m == "error"),
         "outages_per_member": outages,
         "longest_seconds_without_serving_quorum": round(longest_gap, 2),
         "quorum_at_end": bool(rounds) and rounds[-1]["quorum"],

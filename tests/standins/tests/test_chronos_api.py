@@ -212,6 +212,10 @@ def test_http_credentials(cluster):
     try:
         proc.wait_http("/leader", timeout=20, statuses=(200,))
         base = base_of(proc)
+        # /leader answers before the election: wait until it names this instance as leader.
+        deadline = time.monotonic() + 30
+        while not call(base, "GET", "/leader").json.get("leader") and time.monotonic() < deadline:
+            time.sleep(0.1)
         denied = call(base, "GET", "/v1/scheduler/jobs")
         assert denied.status == 401 and denied.headers["www-authenticate"] == 'Basic realm="Mesosphere"'
         token = base64.b64encode(b"ops:s3cret").decode()
