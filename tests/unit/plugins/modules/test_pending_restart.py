@@ -1,0 +1,179 @@
+"""pending_restart against a faked `systemctl show` and real temporary files.
+
+The unit's start is scripted as a monotonic timestamp some seconds ago; file times are set
+with os.utime relative to now, so each test states which side of the start every path is.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from ansible.module_utils import basic
+
+from ansible_collections.mesosphere.cluster.plugins.modules import pending_restart
+
+STARTED_AGO = 100.0  # the unit was started this many seconds ago
+
+
+@pytest.fixture
+def systemd(monkeypatch):
+    """Script what `systemctl show` answers; records every command run."""
+
+    class Systemd:
+        def __init__(self):
+            self.calls = []
+            self.state = "active"
+            self.exec_main = int((time.monotonic() - STARTED_AGO) * 1e6)
+            self.active_enter = int((time.monotonic() - STARTED_AGO - 5) * 1e6)
+            self.rc = 0
+            self.stderr = ""
+
+        def run_command(self, args, **kwargs):
+            self.calls.append(args)
+            out = ("ActiveState=%s\nExecMainStartTimestampMonotonic=%d\nActiveEnterTimestampMonotonic=%d\n"
+                   % (self.state, self.exec_main, self.active_enter))
+            return self.rc, out if self.rc == 0 else "", self.stderr
+
+    fake = Systemd()
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda module, args, **kw: fake.run_command(args, **kw))
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: "/usr/bin/" + name)
+    return fake
+
+
+def age(path, seconds_ago):
+    """Set a path's mtime (without following a symlink) to `seconds_ago` before now."""
+    when = time.time() - seconds_ago
+    os.utime(path, (when, when), follow_symlinks=False)
+
+
+@pytest.fixture
+def conf(tmp_path):
+    """A config file, a flag directory with two flags, and a symlink: all older than the start."""
+    cfg = tmp_path / "zoo.cfg"
+    cfg.write_text("tickTime=2000\n")
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    (flags / "quorum").write_text("2\n")
+    (flags / "work_dir").write_text("/var/lib/mesos\n")
+    target = tmp_path / "real.conf"
+    target.write_text("x\n")
+    link = tmp_path / "current.conf"
+    link.symlink_to(target)
+    for path in (cfg, flags / "quorum", flags / "work_dir", flags, target, link):
+        age(path, 500)
+    return tmp_path
+
+
+def run(run_module, paths, service="mesos-master"):
+    return run_module(pending_restart.main, dict(service=service, paths=[str(p) for p in paths]))
+
+
+def test_not_pending_when_everything_is_older(run_module, systemd, conf):
+    result, failed = run(run_module, [conf / "zoo.cfg", conf / "flags", conf / "current.conf"])
+    assert not failed
+    assert result["changed"] is False
+    assert result["active"] is True
+    assert result["restart_pending"] is False
+    assert result["changed_paths"] == []
+    assert result["missing"] == []
+    assert abs(result["started"] - (time.time() - STARTED_AGO)) < 1
+    assert systemd.calls == [["/usr/bin/systemctl", "show", "mesos-master.service",
+                              "--property=ActiveState,ExecMainStartTimestampMonotonic,"
+                              "ActiveEnterTimestampMonotonic"]]
+
+
+def test_pending_when_a_file_is_newer(run_module, systemd, conf):
+    age(conf / "zoo.cfg", 10)
+    result, failed = run(run_module, [conf / "zoo.cfg", conf / "flags"], service="zookeeper.service")
+    assert not failed
+    assert result["restart_pending"] is True
+    assert result["changed_paths"] == [str(conf / "zoo.cfg")]
+    assert systemd.calls[0][2] == "zookeeper.service"
+
+
+def test_pending_when_a_directory_entry_is_newer(run_module, systemd, conf):
+    age(conf / "flags" / "quorum", 10)
+    result = run(run_module, [conf / "flags"])[0]
+    assert result["restart_pending"] is True
+    assert result["changed_paths"] == [str(conf / "flags" / "quorum")]
+
+
+def test_pending_when_a_file_was_removed_from_a_directory(run_module, systemd, conf):
+    (conf / "flags" / "work_dir").unlink()  # the directory's mtime is now
+    result = run(run_module, [conf / "flags"])[0]
+    assert result["restart_pending"] is True
+    assert result["changed_paths"] == [str(conf / "flags")]
+
+
+def test_a_symlink_counts_by_itself_not_its_target(run_module, systemd, conf):
+    age(conf / "real.conf", 10)
+    result = run(run_module, [conf / "current.conf"])[0]
+    assert result["restart_pending"] is False
+    age(conf / "current.conf", 10)
+    result = run(run_module, [conf / "current.conf"])[0]
+    assert result["restart_pending"] is True
+    assert result["changed_paths"] == [str(conf / "current.conf")]
+
+
+def test_missing_paths_are_listed_not_failed(run_module, systemd, conf):
+    result, failed = run(run_module, [conf / "zoo.cfg", conf / "gone"])
+    assert not failed
+    assert result["missing"] == [str(conf / "gone")]
+    assert result["restart_pending"] is False
+
+
+def test_inactive_unit_is_not_pending(run_module, systemd, conf):
+    systemd.state = "inactive"
+    age(conf / "zoo.cfg", 10)
+    result = run(run_module, [conf / "zoo.cfg"])[0]
+    assert result["active"] is False
+    assert result["changed_paths"] == [str(conf / "zoo.cfg")]
+    assert result["restart_pending"] is False
+
+
+def test_unknown_unit_is_inactive_not_a_failure(run_module, systemd, conf):
+    systemd.state = "inactive"
+    systemd.exec_main = systemd.active_enter = 0
+    result, failed = run(run_module, [conf / "zoo.cfg"], service="nope")
+    assert not failed
+    assert result == dict(changed=False, active=False, started=None, changed_paths=[], missing=[],
+                          restart_pending=False)
+
+
+def test_falls_back_to_active_enter_when_exec_main_is_zero(run_module, systemd, conf):
+    systemd.exec_main = 0
+    systemd.active_enter = int((time.monotonic() - 20) * 1e6)
+    age(conf / "zoo.cfg", 50)  # before ActiveEnter, so not pending
+    result = run(run_module, [conf / "zoo.cfg"])[0]
+    assert abs(result["started"] - (time.time() - 20)) < 1
+    assert result["restart_pending"] is False
+    age(conf / "zoo.cfg", 10)
+    result = run(run_module, [conf / "zoo.cfg"])[0]
+    assert result["restart_pending"] is True
+
+
+def test_reloading_counts_as_active(run_module, systemd, conf):
+    systemd.state = "reloading"
+    age(conf / "zoo.cfg", 10)
+    result = run(run_module, [conf / "zoo.cfg"])[0]
+    assert result["restart_pending"] is True
+
+
+def test_systemctl_failing_names_the_unit(run_module, systemd, conf):
+    systemd.rc = 1
+    systemd.stderr = "Failed to connect to bus: No such file or directory"
+    result, failed = run(run_module, [conf / "zoo.cfg"], service="marathon")
+    assert failed
+    assert "marathon.service" in result["msg"]
+    assert "Failed to connect to bus" in result["msg"]
+
+
+def test_check_mode_reports_the_same(run_module, systemd, conf):
+    age(conf / "zoo.cfg", 10)
+    result, failed = run_module(pending_restart.main, dict(service="zookeeper", paths=[str(conf / "zoo.cfg")]),
+                                check_mode=True)
+    assert not failed
+    assert result["restart_pending"] is True
+    assert result["changed"] is False
