@@ -447,7 +447,23 @@ def normalize_app(raw: dict, app_id: str, conf: dict) -> dict:
     if "networks" not in app:
         app["networks"] = [{"mode": "container/bridge" if app.get("container", {}).get(
             "docker", {}).get("network") == "BRIDGE" else "host"}]
-    app.setdefault("role", conf.get("mesos_role") or "*")
+    default_role = conf.get("mesos_role") or "*"
+    app.setdefault("role", default_role)
+    # multirole.md: the default role or the group role (top-level group of the id)
+    segments = app_id.strip("/").split("/")
+    allowed_roles = [default_role] + ([segments[0]] if len(segments) > 1 and segments[0] != default_role else [])
+    if app["role"] not in allowed_roles:
+        err("/role", f"got {app['role']}, expected one of: [{', '.join(allowed_roles)}]")
+    accepted = app.get("acceptedResourceRoles")
+    if accepted is not None:
+        if not isinstance(accepted, list) or not accepted or len(set(accepted)) != len(accepted):
+            err("/acceptedResourceRoles", "must be a non-empty list of unique roles")
+        else:
+            # multirole.md: only "*" and the app's role are valid (rejected from 1.10 on)
+            for value in accepted:
+                if value not in ("*", app["role"]):
+                    err("/acceptedResourceRoles", f"acceptedResourceRoles can only contain * and {app['role']}")
+                    break
     for k in ("version", "versionInfo", "tasksStaged", "tasksRunning", "tasksHealthy",
               "tasksUnhealthy", "deployments", "tasks", "lastTaskFailure"):
         app.pop(k, None)
@@ -581,6 +597,7 @@ class Marathon:
         self.framework_id = None
         self.heartbeat = 15.0
         self.last_subscribe = 0.0
+        self._wanting_sent = None
         self.counters = {"deployments": 0, "tasks_launched": 0}
         self.tick_s = float(os.environ.get("STANDIN_TICK_SECONDS", "0.5"))
         self.lost_grace_s = float(os.environ.get("STANDIN_TASK_LOST_GRACE_SECONDS", "10"))
@@ -1294,7 +1311,7 @@ class Marathon:
         info = {"name": c["framework_name"], "user": c["mesos_user"],
                 "hostname": c["hostname"], "webui_url": c["webui_url"] or f"http://{self.me}",
                 "failover_timeout": float(c["failover_timeout"]),
-                "checkpoint": c["checkpoint"], "roles": [c["mesos_role"] or "*"],
+                "checkpoint": c["checkpoint"], "roles": self._framework_roles(),
                 "capabilities": [{"type": "MULTI_ROLE"}, {"type": "PARTITION_AWARE"}]}
         if c["mesos_authentication_principal"]:
             info["principal"] = c["mesos_authentication_principal"]
@@ -1320,17 +1337,44 @@ class Marathon:
                 self.store.set_framework_id(fid)
             LOG.info("registered with Mesos as framework %s", fid)
 
+    def _framework_roles(self):
+        with self.lock:
+            roles = {a.get("role") or "*" for a in self.apps.values()}
+        return sorted(roles | {self.conf["mesos_role"] or "*"})
+
+    def _wanting_roles(self):
+        """multirole.md: Marathon revives offers for the roles of services that need
+        instances and suppresses the others."""
+        deploying = {a for d in self.deployments.values() for a in d["affectedApps"]}
+        return {app.get("role") or "*" for app in self.apps.values()
+                if app["id"] in deploying or len(self._alive(app["id"])) < app["instances"]}
+
+    def _revive_suppress(self, wanting):
+        if wanting == self._wanting_sent:
+            return
+        roles = set(self._framework_roles())
+        for kind, subset in (("REVIVE", wanting & roles), ("SUPPRESS", roles - wanting)):
+            if subset:
+                self.master.call({"type": kind, "framework_id": {"value": self.framework_id},
+                                  kind.lower(): {"roles": sorted(subset)}})
+        self._wanting_sent = wanting
+
     def _tick(self):
         master = self.master.leader()
-        if master != getattr(self, "_subscribed_to", None) or \
+        roles = self._framework_roles()
+        if master != getattr(self, "_subscribed_to", None) or roles != getattr(self, "_subscribed_roles", None) or \
                 time.time() - self.last_subscribe >= self.heartbeat * 0.8:
             self._subscribe()
             self._subscribed_to = master
+            self._subscribed_roles = roles
+            self._wanting_sent = None
         state = self.master.get_json("/master/state")
         slaves = self.master.get_json("/master/slaves").get("slaves", [])
         tasks = {}
+        offers = None
         for f in state.get("frameworks", []):
             if f.get("id") == self.framework_id:
+                offers = f.get("offers")
                 for t in f.get("tasks", []) + f.get("completed_tasks", []):
                     tasks.setdefault(t["id"], t)
         for t in state.get("orphan_tasks") or []:
@@ -1343,13 +1387,15 @@ class Marathon:
                 return
             self._reconcile(tasks, agents)
             self._schedule_health_checks()
-            view = self._agent_view(agents)
+            wanting = self._wanting_roles()
+            view = self._agent_view(agents, offers)
             for dep in list(self.deployments.values()):
                 actions += self._step_deployment(dep, view)
             locked = {a for d in self.deployments.values() for a in d["affectedApps"]}
             for app in list(self.apps.values()):
                 if app["id"] not in locked:
                     actions += self._keep_scaled(app, view)
+        self._revive_suppress(wanting)
         for act in actions:
             act()
 
@@ -1532,7 +1578,16 @@ class Marathon:
 
     # ---- placement
 
-    def _agent_view(self, agents):
+    def _agent_view(self, agents, offers=None):
+        pools = {}
+        for offer in offers or []:
+            role = (offer.get("allocation_info") or {}).get("role", "*")
+            for item in offer.get("resources_full") or []:
+                reservations = item.get("reservations") or []
+                pool = reservations[-1].get("role", "*") if reservations else "*"
+                if item.get("type") == "SCALAR":
+                    amounts = pools.setdefault(offer["slave_id"], {}).setdefault((role, pool), {})
+                    amounts[item["name"]] = amounts.get(item["name"], 0.0) + item["scalar"]["value"]
         view = {}
         for aid, a in agents.items():
             res, used = a.get("resources") or {}, a.get("used_resources") or {}
@@ -1552,8 +1607,45 @@ class Marathon:
                 "mem": fw.scalar(res, "mem") - fw.scalar(used, "mem"),
                 "disk": fw.scalar(res, "disk") - fw.scalar(used, "disk"),
                 "ranges": ranges, "used_ports": used_ports,
+                # offered (allocation role, reservation role) -> free scalars; None: a master
+                # that publishes no offers (everything free is usable)
+                "pools": None if offers is None else pools.get(aid, {}),
             }
         return view
+
+    def _accepted_roles(self, app):
+        """app.raml acceptedResourceRoles, else the flags' defaults."""
+        role = app.get("role") or "*"
+        if app.get("acceptedResourceRoles"):
+            return list(app["acceptedResourceRoles"])
+        if self.conf.get("default_accepted_resource_roles"):
+            return [r.strip() for r in self.conf["default_accepted_resource_roles"].split(",") if r.strip()]
+        behaviour = self.conf.get("accepted_resource_roles_default_behavior") or "any"
+        return {"any": ["*", role], "unreserved": ["*"], "reserved": [role]}[behaviour]
+
+    def _take(self, app, ag):
+        """Per pool, the cpus/mem/disk one instance takes from the agent's offers
+        (reserved first), or None when they do not fit."""
+        need = {"cpus": app["cpus"], "mem": app["mem"], "disk": app["disk"]}
+        if ag["pools"] is None:
+            if any(ag[k] + 1e-9 < v for k, v in need.items()):
+                return None
+            return {"*": {k: v for k, v in need.items() if v}}
+        role = app.get("role") or "*"
+        accepted = self._accepted_roles(app)
+        order = list(dict.fromkeys(p for p in (role, "*") if p in accepted))
+        taken = {}
+        for name, amount in need.items():
+            left = amount
+            for pool in order:
+                have = ag["pools"].get((role, pool), {}).get(name, 0.0)
+                use = min(have, left)
+                if use > 1e-9:
+                    taken.setdefault(pool, {})[name] = use
+                    left -= use
+            if left > 1e-9:
+                return None
+        return taken
 
     def _place(self, app, view):
         """Pick (agent, host ports) for one new instance of app, or (None, reason)."""
@@ -1568,8 +1660,7 @@ class Marathon:
             if not ag["active"]:
                 reason = "no active agent"
                 continue
-            if ag["cpus"] + 1e-9 < app["cpus"] or ag["mem"] + 1e-9 < app["mem"] or \
-                    ag["disk"] + 1e-9 < app["disk"]:
+            if self._take(app, ag) is None:
                 reason = "insufficient resources"
                 continue
             ports = self._pick_ports(app, ag)
@@ -1606,9 +1697,14 @@ class Marathon:
         ag, ports = self._place(app, view)
         if ag is None:
             return None
-        ag["cpus"] -= app["cpus"]
-        ag["mem"] -= app["mem"]
-        ag["disk"] -= app["disk"]
+        taken = self._take(app, ag)
+        role = app.get("role") or "*"
+        for pool, amounts in taken.items():
+            for name, amount in amounts.items():
+                if ag["pools"] is not None:
+                    ag["pools"][(role, pool)][name] -= amount
+                if pool == "*":
+                    ag[name] -= amount
         ag["used_ports"].update(ports)
         iid = f"{task_prefix(app['id'])}.instance-{uuid.uuid1()}"
         inst = {"instanceId": iid, "taskId": f"{iid}._app.1", "appId": app["id"],
@@ -1620,7 +1716,7 @@ class Marathon:
                 "_launched": time.time()}
         self.instances[iid] = inst
         self.store.put("instances", iid, inst)
-        task = self._task_info(app, inst)
+        task = self._task_info(app, inst, taken)
         body = {"type": "ACCEPT", "framework_id": {"value": self.framework_id},
                 "accept": {"operations": [{"type": "LAUNCH",
                                            "launch": {"task_infos": [task]}}]}}
@@ -1644,7 +1740,7 @@ class Marathon:
                 LOG.info("launched %s on %s ports %s", inst["taskId"], ag["hostname"], ports)
         return go
 
-    def _task_info(self, app, inst):
+    def _task_info(self, app, inst, taken=None):
         prefix = self.conf["env_vars_prefix"] or ""
         env = {}
         for k, v in (app.get("env") or {}).items():
@@ -1675,12 +1771,20 @@ class Marathon:
             env["MARATHON_APP_LABEL_" + re.sub(r"[^A-Za-z0-9_]", "_", k).upper()] = str(v)
         env["MESOS_TASK_ID"] = inst["taskId"]
         cmd = app["cmd"] if app.get("cmd") else " ".join(shlex.quote(a) for a in app.get("args") or ["true"])
-        resources = [fw.scalar_resource("cpus", app["cpus"]),
-                     fw.scalar_resource("mem", app["mem"])]
-        if app["disk"]:
-            resources.append(fw.scalar_resource("disk", app["disk"]))
+        role = app.get("role") or "*"
+        resources = []
+        for pool, amounts in (taken or {"*": {"cpus": app["cpus"], "mem": app["mem"],
+                                              "disk": app["disk"]}}).items():
+            for name in ("cpus", "mem", "disk"):
+                if amounts.get(name):
+                    item = fw.scalar_resource(name, amounts[name])
+                    if pool != "*":
+                        item["reservations"] = [{"type": "DYNAMIC", "role": pool}]
+                    resources.append(item)
         if ports:
             resources.append(fw.ports_resource(ports))
+        for item in resources:
+            item["allocation_info"] = {"role": role}
         return {"name": task_prefix(app["id"]).replace("_", "."),
                 "task_id": {"value": inst["taskId"]},
                 "agent_id": {"value": inst["agentId"]}, "resources": resources,

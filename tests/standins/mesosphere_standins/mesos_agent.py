@@ -35,6 +35,7 @@ import uuid
 from typing import Any
 
 from . import _common as c
+from . import _roles
 from .mesos_master import BUILD_TIME, TERMINAL_STATES, VERSION, default_ip, flag_specs
 
 LOG = logging.getLogger("mesos-agent")
@@ -123,10 +124,18 @@ def validate(flags: c.Flags) -> dict[str, Any]:
     except OSError as exc:
         raise c.FlagError(f"Failed to create --work_dir '{flags.work_dir}': {exc.strerror}") from None
     resources = default_resources(flags.work_dir)
+    d["reserved"] = {}
     if flags.resources:
         try:
-            given = c.Resources.parse(c.read_value_or_file(flags.resources) if flags.resources.startswith(
-                "file://") else flags.resources)
+            text = c.read_value_or_file(flags.resources) if flags.resources.startswith(
+                "file://") else flags.resources
+            given = c.Resources.parse(text)
+            # roles.md: "cpus(role):n" reserves statically; --default_role applies to the rest
+            d["reserved"] = _roles.parse_reserved(text, flags.default_role or _roles.UNRESERVED)
+            for role in d["reserved"]:
+                problem = _roles.role_error(role)
+                if problem:
+                    raise ValueError(problem)
         except ValueError as exc:
             raise c.FlagError(f"Failed to determine agent resources: {exc}") from None
         for name, value in given.scalars.items():
@@ -363,6 +372,7 @@ class Agent:
             "ip": self.d["ip"],
             "port": self.d["port"],
             "resources": self.d["resources"].text(),
+            "reserved": {role: res.text() for role, res in self.d["reserved"].items()},
             "attributes": c.attributes_model(self.d["attributes"]),
             "version": VERSION,
         }

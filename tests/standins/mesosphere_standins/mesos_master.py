@@ -35,6 +35,7 @@ import uuid
 from typing import Any
 
 from . import _common as c
+from . import _roles
 
 PROGRAM = "mesos-master"
 VERSION = "1.11.0"
@@ -50,6 +51,8 @@ TERMINAL_TASK_RETENTION = 300.0  # seconds a terminal, unacknowledged task stays
 TERMINAL_STATES = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR", "TASK_DROPPED",
                    "TASK_GONE", "TASK_GONE_BY_OPERATOR"}
 REGISTRY_ZNODE = "standin_registry"
+ROLE_CALLS = ("GET_ROLES", "GET_WEIGHTS", "UPDATE_WEIGHTS", "GET_QUOTA", "UPDATE_QUOTA", "RESERVE_RESOURCES",
+              "UNRESERVE_RESOURCES")
 REPLICAS_ZNODE = "log_replicas"
 
 LOG = logging.getLogger("mesos-master")
@@ -229,6 +232,7 @@ class Master:
         self.machine_modes: dict[tuple[str, str], str] = {}
         self.counters: dict[str, float] = {}
         self.pid = f"master@{derived['ip']}:{derived['port']}"
+        self.alloc = _roles.Allocator(self, TERMINAL_STATES)
 
     # -- logging/metrics helpers ---------------------------------------------
 
@@ -387,6 +391,7 @@ class Master:
             self.recovered_agents = {a["id"]: a for a in registry.get("agents", [])}
             self.schedule = registry.get("schedule") or {}
             self.machine_modes = {machine_key(m["id"]): m["mode"] for m in registry.get("machines", [])}
+            self.alloc.policy.load(registry.get("policy") or {})
             self.recovered_at = time.monotonic()
             self.recovered = True
         LOG.info("recovered %d agents from the registry; serving as leader", len(self.recovered_agents))
@@ -411,6 +416,7 @@ class Master:
                 "agents": agents,
                 "schedule": self.schedule,
                 "machines": [{"id": machine_json(k), "mode": v} for k, v in self.machine_modes.items()],
+                "policy": self.alloc.policy.to_json(),
             }
         data = json.dumps(doc).encode("utf-8")
         try:
@@ -455,6 +461,7 @@ class Master:
                               json_body={"message": "Agent is on a machine that is DOWN for maintenance"})
         try:
             resources = c.Resources.parse(info.get("resources") or "")
+            static = {role: c.Resources.parse(text) for role, text in (info.get("reserved") or {}).items()}
         except ValueError as exc:
             raise c.HttpError(400, f"invalid resources: {exc}") from None
         kill_tasks = []
@@ -479,6 +486,7 @@ class Master:
                 "info": info,
                 "resources": resources,
                 "attributes": info.get("attributes") or {},
+                "static": static,
                 "registered_time": previous["registered_time"] if previous else now,
                 "reregistered_time": now if rereg else None,
                 "active": True,
@@ -620,8 +628,10 @@ class Master:
             "completed_tasks": [],
         }
 
-    def new_task(self, fw: dict, task_info: dict, agent_id: str, state: str = "TASK_STAGING") -> dict:
+    def new_task(self, fw: dict, task_info: dict, agent_id: str, state: str = "TASK_STAGING",
+                 role: str | None = None) -> dict:
         resources = c.Resources.from_protobuf(task_info.get("resources") or [])
+        pools = _roles.split_pools(task_info.get("resources") or [])
         task_id = task_info["task_id"]["value"]
         task = {
             "id": task_id,
@@ -631,9 +641,10 @@ class Master:
             "slave_id": agent_id,
             "state": state,
             "resources": resources.model(),
-            "role": fw.get("role", "*"),
+            "role": role or task_role(fw, task_info),
             "statuses": [],
             "_resources": resources,
+            "_pools": pools,
             "_info": task_info,
             "_terminal_at": None,
         }
@@ -717,7 +728,7 @@ class Master:
             if task["state"] not in TERMINAL_STATES:
                 used = used + task["_resources"]
         out = {k: v for k, v in fw.items() if k not in ("tasks", "completed_tasks", "last_seen",
-                                                         "disconnected_at")}
+                                                         "disconnected_at") and not k.startswith("_")}
         out.update({
             "pid": f"scheduler-{fw['id']}@{fw['hostname'] or '127.0.0.1'}",
             "used_resources": used.model(),
@@ -727,7 +738,7 @@ class Master:
             "unreachable_tasks": [self.task_json(t) for t in fw["tasks"].values()
                                   if t["state"] == "TASK_UNREACHABLE"],
             "completed_tasks": [self.task_json(t) for t in fw["completed_tasks"]],
-            "offers": [],
+            "offers": self.alloc.offers(fw) if fw["active"] and fw["connected"] else [],
             "executors": [],
         })
         if out.get("principal") is None:
@@ -737,6 +748,8 @@ class Master:
     def agent_json(self, agent: dict) -> dict:
         info = agent["info"]
         used = self.used_resources(info["id"])
+        reserved, reserved_full = self.alloc.reservations_json(agent)
+        unreserved = self.alloc.pool_totals(agent)[_roles.UNRESERVED]
         out = {
             "id": info["id"],
             "pid": f"slave(1)@{info['ip']}:{info['port']}",
@@ -746,10 +759,10 @@ class Master:
             "resources": agent["resources"].model(),
             "used_resources": used.model(),
             "offered_resources": c.Resources().model(),
-            "reserved_resources": {},
-            "unreserved_resources": agent["resources"].model(),
-            "reserved_resources_full": {},
-            "unreserved_resources_full": agent["resources"].protobuf(),
+            "reserved_resources": reserved,
+            "unreserved_resources": unreserved.model(),
+            "reserved_resources_full": reserved_full,
+            "unreserved_resources_full": unreserved.protobuf(),
             "used_resources_full": used.protobuf(),
             "offered_resources_full": [],
             "attributes": agent["attributes"],
@@ -880,6 +893,16 @@ def _meminfo() -> dict[str, int]:
     except OSError:
         pass
     return result
+
+
+def task_role(fw: dict, task_info: dict) -> str:
+    """The role a task's resources are allocated to (``allocation_info.role`` of
+    MULTI_ROLE frameworks), else the framework's only role."""
+    for item in task_info.get("resources") or []:
+        role = (item.get("allocation_info") or {}).get("role")
+        if role:
+            return role
+    return (fw.get("roles") or [fw.get("role", "*")])[0]
 
 
 # ---------------------------------------------------------------------------
@@ -1033,12 +1056,56 @@ def build_app(m: Master) -> c.HttpApp:
     app.add("GET", "/master/tasks", guarded(readonly, tasks))
     app.add("GET", "/master/tasks.json", guarded(readonly, tasks))
 
+    # -- roles, weights, quota, reservations (_roles.py) ----------------------------------
+
     def roles(req):
-        return c.json_response({"roles": [{"name": "*", "weight": 1.0, "frameworks": [f["id"] for f in
-                                                                                    m.frameworks.values()],
-                                           "resources": {}}]})
+        with m.lock:
+            return c.json_response({"roles": m.alloc.roles_json()})
 
     app.add("GET", "/master/roles", guarded(readonly, roles))
+    app.add("GET", "/master/roles.json", guarded(readonly, roles))
+
+    def weights_get(req):
+        with m.lock:
+            return c.json_response([{"role": r, "weight": w} for r, w in sorted(m.alloc.policy.weights.items())])
+
+    def weights_put(req):
+        try:
+            body = json.loads(req.body.decode("utf-8") or "null")
+        except (ValueError, UnicodeDecodeError):
+            raise c.HttpError(400, "Failed to parse the request body as JSON") from None
+        with m.lock:
+            m.alloc.update_weights(body)
+        m.store_registry()
+        return c.empty_response(200)
+
+    app.add("GET", "/master/weights", guarded(readonly, weights_get))
+    app.add("PUT", "/master/weights", guarded(readwrite, weights_put))
+
+    def quota_get(req):
+        with m.lock:
+            return c.json_response(m.alloc.policy.quota_status())
+
+    app.add("GET", "/master/quota", guarded(readonly, quota_get))
+
+    def reservation(kind):
+        def handler(req):
+            form = req.form()
+            try:
+                items = json.loads(form.get("resources") or "null")
+            except ValueError:
+                raise c.HttpError(400, "Failed to parse 'resources' as JSON") from None
+            with m.lock:
+                if kind == "reserve":
+                    m.alloc.reserve(form.get("slaveId"), items, getattr(req, "principal", None))
+                else:
+                    m.alloc.unreserve(form.get("slaveId"), items)
+            m.store_registry()
+            return c.empty_response(202)
+        return handler
+
+    app.add("POST", "/master/reserve", guarded(readwrite, reservation("reserve")))
+    app.add("POST", "/master/unreserve", guarded(readwrite, reservation("unreserve")))
 
     # -- maintenance (maintenance.md) ------------------------------------------------------
 
@@ -1183,6 +1250,8 @@ def build_app(m: Master) -> c.HttpApp:
             return c.json_response({"type": kind, "get_maintenance_status": {"status": status_}})
         if kind == "GET_MAINTENANCE_SCHEDULE":
             return c.json_response({"type": kind, "get_maintenance_schedule": {"schedule": m.schedule or {}}})
+        if kind in ROLE_CALLS:
+            return role_call(req, kind, call.get(kind.lower()) or {})
         targets = {"UPDATE_MAINTENANCE_SCHEDULE": ("/master/maintenance/schedule", "schedule"),
                    "START_MAINTENANCE": ("/master/machine/down", "machines"),
                    "STOP_MAINTENANCE": ("/master/machine/up", "machines")}
@@ -1194,6 +1263,35 @@ def build_app(m: Master) -> c.HttpApp:
             result = inner("POST", path, body)
             return c.empty_response(202) if result.status == 200 else result
         raise c.HttpError(501, f"The stand-in does not implement the operator call '{kind}'")
+
+    def role_call(req, kind, body):
+        with m.lock:
+            if kind == "GET_ROLES":
+                return c.json_response({"type": kind, "get_roles": {"roles": m.alloc.roles_v1()}})
+            if kind == "GET_WEIGHTS":
+                infos = [{"role": r, "weight": w} for r, w in sorted(m.alloc.policy.weights.items())]
+                return c.json_response({"type": kind, "get_weights": {"weight_infos": infos}})
+            if kind == "GET_QUOTA":
+                return c.json_response({"type": kind, "get_quota": {"status": m.alloc.policy.quota_status()}})
+            if kind == "UPDATE_WEIGHTS":
+                m.alloc.update_weights(body.get("weight_infos"))
+                status = 202
+            elif kind == "UPDATE_QUOTA":
+                m.alloc.update_quota(body)
+                status = 200
+            else:
+                agent_id = (body.get("agent_id") or {}).get("value")
+                if kind == "RESERVE_RESOURCES":
+                    source = body.get("source")
+                    if source and any(_roles.pool_of(item) != _roles.UNRESERVED for item in source):
+                        raise c.HttpError(501, "The stand-in only reserves unreserved resources "
+                                               "(no re-reservation from one role to another)")
+                    m.alloc.reserve(agent_id, body.get("resources"), getattr(req, "principal", None))
+                else:
+                    m.alloc.unreserve(agent_id, body.get("resources"))
+                status = 202
+        m.store_registry()
+        return c.empty_response(status)
 
     app.add("POST", "/api/v1", guarded(readwrite, operator))
     app.add("POST", "/master/api/v1", guarded(readwrite, operator))
@@ -1236,7 +1334,17 @@ def build_app(m: Master) -> c.HttpApp:
                 if task is not None and task["state"] in TERMINAL_STATES:
                     fw["completed_tasks"].append(fw["tasks"].pop(task_id))
             return c.empty_response(202)
-        if kind in ("DECLINE", "REVIVE", "SUPPRESS", "RECONCILE", "MESSAGE", "REQUEST",
+        if kind in ("REVIVE", "SUPPRESS"):
+            # scheduler-http-api.md: both take an optional list of roles (all roles without one)
+            roles = set((call.get(kind.lower()) or {}).get("roles") or fw["roles"]) & set(fw["roles"])
+            with m.lock:
+                wanting = fw.setdefault("_wanting", set())
+                if kind == "REVIVE":
+                    wanting |= roles
+                else:
+                    wanting -= roles
+            return c.empty_response(202)
+        if kind in ("DECLINE", "RECONCILE", "MESSAGE", "REQUEST",
                     "ACCEPT_INVERSE_OFFERS", "DECLINE_INVERSE_OFFERS", "SHUTDOWN"):
             return c.empty_response(202)
         raise c.HttpError(400, f"Failed to validate scheduler::Call: unknown call type '{kind}'")
@@ -1265,7 +1373,9 @@ def build_app(m: Master) -> c.HttpApp:
                 was = fw["connected"], fw["recovered"]
                 tasks_, completed = fw["tasks"], fw["completed_tasks"]
                 registered = fw["registered_time"]
+                wanting = fw.get("_wanting") or set()
                 fw.update(m.make_framework(fw["id"], info))
+                fw["_wanting"] = wanting & set(fw["roles"])
                 fw["tasks"], fw["completed_tasks"] = tasks_, completed
                 fw["registered_time"] = registered
                 if was != (True, False):
@@ -1301,18 +1411,21 @@ def build_app(m: Master) -> c.HttpApp:
                 if m.machine_mode(info["hostname"], info["ip"]) == "DOWN":
                     raise c.HttpError(400, f"Agent '{agent_id}' is on a machine that is DOWN for maintenance")
                 try:
-                    wanted = c.Resources.from_protobuf(ti.get("resources") or [])
+                    c.Resources.from_protobuf(ti.get("resources") or [])
                 except (ValueError, KeyError, TypeError) as exc:
                     raise c.HttpError(400, f"Invalid resources of task '{task_id}': {exc}") from None
-                available = agent["resources"] - m.used_resources(agent_id) - planned.get(agent_id, c.Resources())
-                missing = available.missing(wanted)
+                role = task_role(fw, ti)
+                agent_plan = planned.setdefault(agent_id, {})
+                pools = _roles.split_pools(ti.get("resources") or [])
+                missing = m.alloc.check_launch(fw, agent, role, pools, agent_plan)
                 if missing:
                     raise c.HttpError(400, f"Insufficient resources on agent '{agent_id}' for task '{task_id}': "
                                            + "; ".join(missing))
                 if not (ti.get("command") or {}).get("value") and not ti.get("container") \
                         and not ti.get("executor"):
                     raise c.HttpError(400, f"Task '{task_id}' has neither a command nor an executor")
-                planned[agent_id] = planned.get(agent_id, c.Resources()) + wanted
+                for pool, res in pools.items():
+                    agent_plan[pool] = agent_plan.get(pool, c.Resources()) + res
             sends = []
             for ti in launches:
                 agent_id = ti["agent_id"]["value"]
