@@ -1,5 +1,5 @@
-# Copyright: Contributors to the mesosphere.cluster collection
-# Apache License 2.0 (see LICENSE)
+# Copyright (c) mesosphere.cluster contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Filters for Mesos flag values: the replicated log's quorum, agent resources and attributes.
 
 Documentation: the YAML files of the same names beside this file.

@@ -1,5 +1,5 @@
-# Copyright: Contributors to the mesosphere.cluster collection
-# Apache License 2.0 (see LICENSE)
+# Copyright (c) mesosphere.cluster contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Filters that build ZooKeeper connection strings from the inventory.
 
 Every role of the collection takes its ZooKeeper addresses from these filters, so the
