@@ -15,6 +15,9 @@ SERVER_FIELDS = frozenset((
 # Maps of the user's own data: compared whole, so that a removed key is a change.
 EXACT_MAPS = frozenset(("env", "labels", "secrets", "environmentVariables"))
 
+# Sets of roles (app.raml acceptedResourceRoles: uniqueItems): their order means nothing.
+UNORDERED_LISTS = frozenset(("acceptedResourceRoles",))
+
 # A 0 here asks Marathon to pick a port; whatever it picked satisfies the request.
 ASSIGNED_PORT_KEYS = frozenset(("port", "servicePort", "hostPort"))
 
@@ -90,6 +93,10 @@ def differing_keys(wanted, current):
         if key == "constraints" and isinstance(value, list) and isinstance(have, list):
             value = [_constraint(c) for c in value]
             have = [_constraint(c) for c in have]
+        if key in UNORDERED_LISTS and isinstance(value, list) and isinstance(have, list):
+            # app.raml: uniqueItems; Marathon may return them in another order.
+            value = sorted(set(value))
+            have = sorted(set(have))
         if not satisfies(value, have, key):
             out.append(key)
     return sorted(out)

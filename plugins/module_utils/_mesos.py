@@ -205,3 +205,181 @@ def gather(client, zk_url=None, zookeeper=True, timeout=5.0):
             result["zookeeper"]["agrees"] = leader in (
                 "%s:%s" % (zk.get("hostname"), zk.get("port")), "%s:%s" % (zk.get("ip"), zk.get("port")))
     return result
+
+
+# --------------------------------------------------------------------------------------------
+# Roles: weights, quota and reservations (mesos_role, mesos_reservation, mesos_role_info).
+# The operator API calls of operator-http-api.md (Mesos 1.11): GET_WEIGHTS, UPDATE_WEIGHTS,
+# GET_QUOTA, UPDATE_QUOTA, RESERVE_RESOURCES, UNRESERVE_RESOURCES; /master/slaves and
+# /master/roles for what an agent holds and what a role is allocated.
+
+QUOTA_RESOURCES = ("cpus", "mem", "disk", "gpus")
+OPERATOR_PATH = "/api/v1"
+
+
+def role_name_error(name):
+    """Why a role name is invalid (roles.md: not empty, not . or .., no leading -, no slash,
+    backspace or whitespace), or None."""
+    if not isinstance(name, str) or not name:
+        return "a role name must not be empty"
+    if name in (".", ".."):
+        return "a role name cannot be '.' or '..'"
+    if name.startswith("-"):
+        return "a role name cannot start with '-'"
+    if any(ch in name for ch in "/\\\b") or any(ch.isspace() for ch in name):
+        return "a role name cannot contain a slash, backspace or whitespace"
+    return None
+
+
+def resources_error(values, what):
+    """Why a {resource: amount} mapping is not a valid quota or reservation, or None."""
+    for name, amount in sorted((values or {}).items()):
+        if name not in QUOTA_RESOURCES:
+            return "%s: unknown resource '%s' (use %s)" % (what, name, ", ".join(QUOTA_RESOURCES))
+        if isinstance(amount, bool):
+            return "%s: the amount of '%s' must be a number, not %r" % (what, name, amount)
+        try:
+            number = float(amount)
+        except (TypeError, ValueError):
+            return "%s: the amount of '%s' must be a number, not %r" % (what, name, amount)
+        if number < 0:
+            return "%s: the amount of '%s' must not be negative (%s)" % (what, name, amount)
+    return None
+
+
+def numbers(values):
+    return dict((k, float(v)) for k, v in (values or {}).items())
+
+
+def operator(client, call, expect=(200,)):
+    """One call of the v1 operator API on the leading master; the JSON answer or None."""
+    resp = client.request("POST", OPERATOR_PATH, body=call, expect=expect)
+    return resp.json() if resp.body else None
+
+
+def read_weights(client):
+    """role -> weight for the roles whose weight was set (GET_WEIGHTS)."""
+    answer = operator(client, {"type": "GET_WEIGHTS"}) or {}
+    infos = (answer.get("get_weights") or {}).get("weight_infos") or []
+    return dict((i["role"], float(i.get("weight", 1.0))) for i in infos if i.get("role"))
+
+
+def _quota_configs(status):
+    # operator-http-api.md's example nests the configs in `infos`; accept them at either level.
+    configs = list(status.get("configs") or [])
+    for info in status.get("infos") or []:
+        configs.extend((info or {}).get("configs") or [])
+    return configs
+
+
+def read_quotas(client):
+    """role -> {"guarantees": {...}, "limits": {...}} (GET_QUOTA)."""
+    answer = operator(client, {"type": "GET_QUOTA"}) or {}
+    status = (answer.get("get_quota") or {}).get("status") or {}
+    out = {}
+    for config in _quota_configs(status):
+        role = config.get("role")
+        if not role:
+            continue
+        out[role] = dict(
+            guarantees=dict((k, float((v or {}).get("value", 0))) for k, v in (config.get("guarantees") or {}).items()),
+            limits=dict((k, float((v or {}).get("value", 0))) for k, v in (config.get("limits") or {}).items()),
+        )
+    return out
+
+
+def quota_config(role, guarantees, limits):
+    config = dict(role=role)
+    if guarantees:
+        config["guarantees"] = dict((k, dict(value=v)) for k, v in sorted(guarantees.items()))
+    if limits:
+        config["limits"] = dict((k, dict(value=v)) for k, v in sorted(limits.items()))
+    return config
+
+
+def read_agents(client):
+    return (client.get_json("/master/slaves") or {}).get("slaves") or []
+
+
+def find_agent(agents, ref):
+    """The agent whose id or host name is `ref`; None when there is none or more than one."""
+    by_id = [a for a in agents if a.get("id") == ref]
+    if by_id:
+        return by_id[0]
+    by_name = [a for a in agents if (a.get("hostname") or "").lower() == str(ref).lower()]
+    return by_name[0] if len(by_name) == 1 else None
+
+
+def agent_reservations(agent):
+    """role -> {"static": {name: amount}, "dynamic": {name: amount}, "principal": ...} of one agent,
+    from reserved_resources_full (scalar resources only)."""
+    full = agent.get("reserved_resources_full") or {}
+    items = []
+    if isinstance(full, dict):
+        for values in full.values():
+            items.extend(values or [])
+    else:
+        items = list(full)
+    out = {}
+    for item in items:
+        if item.get("type", "SCALAR") != "SCALAR":
+            continue
+        reservations = item.get("reservations") or []
+        if reservations:
+            last = reservations[-1]
+            role, kind, principal = last.get("role"), last.get("type", "DYNAMIC"), last.get("principal")
+        else:
+            role = item.get("role")
+            kind = "DYNAMIC" if item.get("reservation") else "STATIC"
+            principal = (item.get("reservation") or {}).get("principal")
+        if not role or role == "*":
+            continue
+        entry = out.setdefault(role, dict(static={}, dynamic={}, principal=None))
+        bucket = entry["dynamic"] if kind == "DYNAMIC" else entry["static"]
+        name = item["name"]
+        bucket[name] = round(bucket.get(name, 0.0) + float((item.get("scalar") or {}).get("value", 0)), 6)
+        if principal:
+            entry["principal"] = principal
+    return out
+
+
+def reservation_resources(amounts, role, principal=None):
+    """Resource objects with one dynamic reservation for `role` (operator-http-api.md)."""
+    out = []
+    for name, value in sorted(amounts.items()):
+        reservation = dict(type="DYNAMIC", role=role)
+        if principal:
+            reservation["principal"] = principal
+        out.append(dict(name=name, type="SCALAR", scalar=dict(value=value), reservations=[reservation]))
+    return out
+
+
+def roles_report(client):
+    """Every role Mesos knows with its weight, quota, allocation and reservations."""
+    weights = read_weights(client)
+    quotas = read_quotas(client)
+    roles = (client.get_json("/master/roles") or {}).get("roles") or []
+    agents = read_agents(client)
+    out = {}
+    for entry in roles:
+        name = entry.get("name")
+        if name:
+            out[name] = dict(name=name, weight=float(entry.get("weight", weights.get(name, 1.0))),
+                             frameworks=list(entry.get("frameworks") or []),
+                             allocated=dict((k, v) for k, v in (entry.get("resources") or {}).items()
+                                            if k in QUOTA_RESOURCES),
+                             quota=dict(guarantees={}, limits={}), reservations=[])
+    for name in set(weights) | set(quotas):
+        out.setdefault(name, dict(name=name, weight=1.0, frameworks=[], allocated={},
+                                  quota=dict(guarantees={}, limits={}), reservations=[]))
+    for name, weight in weights.items():
+        out[name]["weight"] = weight
+    for name, quota in quotas.items():
+        out[name]["quota"] = quota
+    for agent in agents:
+        for role, held in agent_reservations(agent).items():
+            entry = out.setdefault(role, dict(name=role, weight=weights.get(role, 1.0), frameworks=[], allocated={},
+                                              quota=dict(guarantees={}, limits={}), reservations=[]))
+            entry["reservations"].append(dict(agent_id=agent.get("id"), hostname=agent.get("hostname"),
+                                              static=held["static"], dynamic=held["dynamic"]))
+    return [out[k] for k in sorted(out)]
