@@ -1015,8 +1015,8 @@ def format_ranges(ranges: list[tuple[int, int]]) -> str:
 class Resources:
     """A bag of Mesos resources: scalars (float), ranges (list of pairs), sets.
 
-    Roles and reservations are parsed (``cpus(role):2``) but merged per name;
-    the stand-ins do not model reservations.
+    Roles and reservations are parsed (``cpus(role):2``) but merged per name here;
+    ``_roles`` keeps an agent's reservations apart.
     """
 
     def __init__(self, scalars=None, ranges=None, sets=None):

@@ -179,11 +179,12 @@ class Allocator:
     # -- roles --------------------------------------------------------------------------
 
     def allocated(self) -> dict[str, c.Resources]:
-        """Resources of the non-terminal tasks of each role."""
+        """Resources of the non-terminal tasks of each role on registered agents (the tasks
+        of an unreachable agent hold nothing the allocator could give)."""
         out: dict[str, c.Resources] = {}
         for fw in self.m.frameworks.values():
             for task in fw["tasks"].values():
-                if task["state"] not in self.terminal:
+                if task["state"] not in self.terminal and task["slave_id"] in self.m.agents:
                     out[task["role"]] = out.get(task["role"], c.Resources()) + task["_resources"]
         return out
 
