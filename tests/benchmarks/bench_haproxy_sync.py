@@ -37,7 +37,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HELPERS = ROOT / "tests" / "unit" / "roles" / "haproxy"
 sys.path.insert(0, str(HELPERS))
-from haproxy_sync_helpers import HAPROXY, FakeMarathon, QuietServer, sync  # noqa: E402
+from haproxy_sync_helpers import HAPROXY, FakeMarathon, QuietServer  # noqa: E402
+from marathon_haproxy_sync.config import Config  # noqa: E402
+from marathon_haproxy_sync.daemon import SyncDaemon  # noqa: E402
+from marathon_haproxy_sync.render import assemble, render_blocks  # noqa: E402
+from marathon_haproxy_sync.services import build_services  # noqa: E402
 
 
 def percentile(values, pct):
@@ -119,8 +123,8 @@ def bench_render(cfg, apps, repeat):
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
-        services, _rejected = sync.build_services(apps.values(), cfg)
-        text, _owners = sync.assemble(sync.render_blocks(services, cfg), cfg)
+        services, _rejected = build_services(apps.values(), cfg)
+        text, _owners = assemble(render_blocks(services, cfg), cfg)
         times.append(time.perf_counter() - started)
     return times, text, services
 
@@ -191,7 +195,7 @@ listen stats
     dynamic.write_text("# empty\n")
     print(f"apps: {args.apps}, tasks per app: {args.tasks}, listening on {address}, work dir {workdir}")
 
-    cfg = sync.Config.from_dict(
+    cfg = Config.from_dict(
         {
             "marathon_urls": ["http://127.0.0.1:1"],
             "dynamic_config": str(dynamic),
@@ -244,7 +248,7 @@ listen stats
     url = f"http://{address}:{first_port}/"
     apps[target]["labels"]["HAPROXY_0_MODE"] = "http"
     apps[target]["tasks"] = [{**apps[target]["tasks"][0], "host": address, "ports": [backends[0].port]}]
-    daemon = sync.SyncDaemon(cfg)
+    daemon = SyncDaemon(cfg)
     latencies = []
     try:
         daemon.start()

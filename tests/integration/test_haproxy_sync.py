@@ -8,7 +8,6 @@ killing the leading Marathon, the program follows the new leader and a change ma
 is served within the reconcile interval. Loads are bounded and print requests sent/failed.
 """
 
-import importlib.util
 import json
 import signal
 import subprocess
@@ -22,10 +21,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SYNC = ROOT / "roles" / "haproxy" / "files" / "marathon_haproxy_sync.py"
 HAPROXY = "/usr/sbin/haproxy"
 APP = "/itest/haproxy-web"
 RECONCILE = 3.0
+
+# The sync program is the package the role installs; import it as the hosts do.
+sys.path.insert(0, str(ROOT / "roles" / "haproxy" / "files"))
+from marathon_haproxy_sync.config import Config  # noqa: E402
+from marathon_haproxy_sync.daemon import SyncDaemon  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not Path(HAPROXY).exists(), reason="haproxy is not installed (scripts/setup)")
 
@@ -42,15 +45,6 @@ def http_json(url, method="GET", timeout=5):
         return 0, None
 
 
-def load_sync():
-    spec = importlib.util.spec_from_file_location("marathon_haproxy_sync_itest", SYNC)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sync = load_sync()
 
 
 def free_port():
@@ -218,7 +212,7 @@ listen stats
         stderr=subprocess.DEVNULL,
     )
     wait(lambda: answers(f"http://127.0.0.1:{stats_port}/_haproxy_health_check"), 10, what="HAProxy up")
-    cfg = sync.Config.from_dict(
+    cfg = Config.from_dict(
         {
             "marathon_urls": endpoints["marathon"],
             "dynamic_config": str(dynamic),
@@ -233,9 +227,10 @@ listen stats
             "bind_address": "127.0.0.1",
             "retry_delay": 0.2,
             "max_retry_delay": 1.0,
+            "resync_spread": 1.0,
         }
     )
-    daemon = sync.SyncDaemon(cfg)
+    daemon = SyncDaemon(cfg)
     daemon.start()
     service_port = free_port()
     yield {"daemon": daemon, "cfg": cfg, "port": service_port, "url": f"http://127.0.0.1:{service_port}/"}

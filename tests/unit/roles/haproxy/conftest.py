@@ -6,7 +6,8 @@ import contextlib
 import sys
 
 import pytest
-from haproxy_sync_helpers import BASE_CFG, HAPROXY, FakeMarathon, sync
+from haproxy_sync_helpers import BASE_CFG, HAPROXY, FakeMarathon
+from marathon_haproxy_sync.config import Config
 
 
 @pytest.fixture
@@ -34,10 +35,11 @@ def make_config(tmp_path):
             "event_read_timeout": 30.0,
             "retry_delay": 0.1,
             "max_retry_delay": 0.5,
+            "resync_spread": 0.2,
             "debounce": 0.01,
         }
         values.update(overrides)
-        return sync.Config.from_dict(values)
+        return Config.from_dict(values)
 
     _make.reloads = reloads
     _make.tmp = tmp_path

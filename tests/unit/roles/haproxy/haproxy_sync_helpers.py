@@ -1,14 +1,14 @@
 """Helpers for the tests of the HAProxy role's sync program (imported by the tests and conftest).
 
-The program is a plain script shipped in roles/haproxy/files/, so it is loaded by path. The
-fake Marathon below serves just what the sync program reads (/v2/apps, /v2/apps/{id},
-/v2/events) on 127.0.0.1 with a free port.
+The program is the package roles/haproxy/files/marathon_haproxy_sync, which the role installs
+on the hosts; importing this module puts its folder on sys.path, so that the tests import it as
+the hosts do. The fake Marathon below serves just what the sync program reads (/v2/apps,
+/v2/apps/{id}, /v2/events) on 127.0.0.1 with a free port.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import shutil
 import socket
@@ -20,19 +20,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[4]
-SYNC_PATH = ROOT / "roles" / "haproxy" / "files" / "marathon_haproxy_sync.py"
+PACKAGE_DIR = ROOT / "roles" / "haproxy" / "files"
+if str(PACKAGE_DIR) not in sys.path:
+    sys.path.insert(0, str(PACKAGE_DIR))
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
-
-
-def load_sync():
-    spec = importlib.util.spec_from_file_location("marathon_haproxy_sync", SYNC_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("marathon_haproxy_sync", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-sync = load_sync()
 
 requires_haproxy = pytest.mark.skipif(
     not Path(HAPROXY).exists(), reason="haproxy is not installed (scripts/setup installs it)"

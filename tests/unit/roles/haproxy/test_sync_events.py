@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from haproxy_sync_helpers import sync
+from marathon_haproxy_sync.daemon import Trigger
+from marathon_haproxy_sync.events import Invalidation, SSEParser, event_invalidation
 
 STREAM = (
     b"event: event_stream_attached\r\n"
@@ -22,7 +23,7 @@ STREAM = (
 
 
 def parse(chunks):
-    parser = sync.SSEParser()
+    parser = SSEParser()
     events = []
     for chunk in chunks:
         events += parser.feed(chunk)
@@ -39,13 +40,13 @@ def test_sse_framing_does_not_depend_on_chunk_boundaries(size):
 
 
 def test_incomplete_event_waits_for_its_blank_line():
-    parser = sync.SSEParser()
+    parser = SSEParser()
     assert parser.feed(b'event: x\ndata: {"a":1}\n') == []
     assert parser.feed(b"\n") == [("x", '{"a":1}')]
 
 
 def inv(body, name="message"):
-    result = sync.event_invalidation(name, json.dumps(body))
+    result = event_invalidation(name, json.dumps(body))
     return result.full, result.apps
 
 
@@ -91,17 +92,17 @@ def test_event_name_is_used_when_the_body_has_no_type():
 
 @pytest.mark.parametrize("data", ["not json", "[1, 2]", '"text"'])
 def test_garbage_is_ignored(data):
-    result = sync.event_invalidation("status_update_event", data)
+    result = event_invalidation("status_update_event", data)
     assert (result.full, result.apps) == (False, set())
 
 
 def test_trigger_merges_invalidations():
-    trigger = sync.Trigger()
-    trigger.add(sync.Invalidation(apps={"/a"}))
-    trigger.add(sync.Invalidation())
-    trigger.add(sync.Invalidation(apps={"/b"}))
+    trigger = Trigger()
+    trigger.add(Invalidation(apps={"/a"}))
+    trigger.add(Invalidation())
+    trigger.add(Invalidation(apps={"/b"}))
     pending = trigger.take(0)
     assert (pending.full, pending.apps) == (False, {"/a", "/b"})
-    trigger.add(sync.Invalidation(full=True))
+    trigger.add(Invalidation(full=True))
     assert trigger.take(0).full is True
     assert (trigger.take(0).full, trigger.take(0).apps) == (False, set())

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from haproxy_sync_helpers import app, sync, task
+from haproxy_sync_helpers import app, task
+from marathon_haproxy_sync.config import Config
+from marathon_haproxy_sync.services import build_services
 
 
 def refused(make_config, apps, **overrides):
     cfg = make_config(**overrides)
-    services, rejected = sync.build_services(apps, cfg)
+    services, rejected = build_services(apps, cfg)
     return [s.app_id for s in services], [(r.app_id, r.service_port, r.reason) for r in rejected]
 
 
@@ -100,9 +102,9 @@ def test_configuration_file_errors(tmp_path):
     path = tmp_path / "c.json"
     path.write_text('{"marathon_urls": ["http://m:8080"], "_managed": "comment", "colour": "blue"}')
     with pytest.raises(ValueError, match="unknown configuration keys: colour"):
-        sync.Config.load(path)
+        Config.load(path)
     path.write_text('{"marathon_urls": ["http://user:pw@m:8080"]}')
     with pytest.raises(ValueError, match="must not carry credentials"):
-        sync.Config.load(path)
+        Config.load(path)
     path.write_text('{"marathon_urls": ["http://m1:8080/", "https://m2:8443"], "_managed": "x"}')
-    assert sync.Config.load(path).marathon_urls == ["http://m1:8080", "https://m2:8443"]
+    assert Config.load(path).marathon_urls == ["http://m1:8080", "https://m2:8443"]

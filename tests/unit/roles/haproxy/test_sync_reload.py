@@ -16,7 +16,9 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-from haproxy_sync_helpers import HAPROXY, QuietServer, app, free_port, requires_haproxy, sync, task
+from haproxy_sync_helpers import HAPROXY, QuietServer, app, free_port, requires_haproxy, task
+from marathon_haproxy_sync.haproxy import HAProxy, RuntimeAPI, split_servers
+from marathon_haproxy_sync.syncer import Syncer
 
 pytestmark = requires_haproxy
 
@@ -185,7 +187,7 @@ def test_reloads_drop_no_request(haproxy_mw):
     backends = [Backend(f"task{i}") for i in range(3)]
     web, _port, url = http_app(backends[0])
     client = StaticClient([web])
-    syncer = sync.Syncer(cfg, client, sync.HAProxy(cfg))
+    syncer = Syncer(cfg, client, HAProxy(cfg))
     try:
         assert syncer.full_sync() is True
         wait_serving(url, {"task0"})
@@ -206,7 +208,7 @@ def test_task_gone_before_the_sync_notices_costs_no_request(haproxy_mw):
     cfg, _proc = haproxy_mw
     a, b = Backend("a"), Backend("b")
     web, _port, url = http_app(a, b)
-    syncer = sync.Syncer(cfg, StaticClient([web]), sync.HAProxy(cfg))
+    syncer = Syncer(cfg, StaticClient([web]), HAProxy(cfg))
     try:
         syncer.full_sync()
         wait_serving(url, {"a"})
@@ -234,7 +236,7 @@ def test_healthy_tasks_killed_before_the_sync_hears_of_their_replacements(haprox
     url = f"http://127.0.0.1:{service_port}/"
     tasks = [task(port=old1.port, alive=True), task(port=old2.port, alive=True), task(port=new.port)]
     web = app("/web", service_port, tasks, health=True)
-    syncer = sync.Syncer(cfg, StaticClient([web]), sync.HAProxy(cfg))
+    syncer = Syncer(cfg, StaticClient([web]), HAProxy(cfg))
     try:
         syncer.full_sync()
         with open(cfg.dynamic_config) as handle:
@@ -259,12 +261,12 @@ def _runtime_config(cfg, tmp_path):
 
 
 def _worker_pid(cfg):
-    info = sync.RuntimeAPI(cfg.admin_socket).command("show info")
+    info = RuntimeAPI(cfg.admin_socket).command("show info")
     return next(line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("Pid:"))
 
 
 def _servers_in_worker(cfg, backend):
-    state = sync.RuntimeAPI(cfg.admin_socket).command(f"show servers state {backend}")
+    state = RuntimeAPI(cfg.admin_socket).command(f"show servers state {backend}")
     return sorted(line.split()[3] for line in state.splitlines()[2:] if line.strip())
 
 
@@ -273,7 +275,7 @@ def test_task_changes_are_applied_in_place_without_a_reload(haproxy_mw, tmp_path
     cfg = _runtime_config(cfg, tmp_path)
     a, b, c = Backend("a"), Backend("b"), Backend("c")
     web, service_port, url = http_app(a)
-    syncer = sync.Syncer(cfg, StaticClient([web]), sync.HAProxy(cfg))
+    syncer = Syncer(cfg, StaticClient([web]), HAProxy(cfg))
     backend = f"marathon_web_{service_port}"
     try:
         assert syncer.full_sync() is True  # a new frontend: a reload
@@ -303,7 +305,7 @@ def test_task_changes_are_applied_in_place_without_a_reload(haproxy_mw, tmp_path
         assert _servers_in_worker(cfg, backend) == [f"127.0.0.1_{c.port}"]
         assert syncer.draining == {backend: {}}
         with open(cfg.dynamic_config) as handle:  # the file says the same, for the next start
-            assert sync.split_servers(handle.read())[1] == {
+            assert split_servers(handle.read())[1] == {
                 backend: {f"127.0.0.1_{c.port}": f"server 127.0.0.1_{c.port} 127.0.0.1:{c.port} {cfg.server_options}"}
             }
     finally:
@@ -320,7 +322,7 @@ def test_old_tasks_killed_right_after_their_replacements_appear_cost_no_request(
     cfg = _runtime_config(cfg, tmp_path)
     old1, old2, new1, new2 = Backend("old1"), Backend("old2"), Backend("new1"), Backend("new2")
     web, _port, url = http_app(old1, old2)
-    syncer = sync.Syncer(cfg, StaticClient([web]), sync.HAProxy(cfg))
+    syncer = Syncer(cfg, StaticClient([web]), HAProxy(cfg))
     try:
         syncer.full_sync()
         wait_serving(url, {"old1", "old2"})
@@ -349,12 +351,12 @@ def test_runtime_api_refusal_falls_back_to_a_reload(haproxy_mw, tmp_path):
     cfg = _runtime_config(cfg, tmp_path)
     a, b = Backend("a"), Backend("b")
     web, _port, url = http_app(a)
-    syncer = sync.Syncer(cfg, StaticClient([web]), sync.HAProxy(cfg))
+    syncer = Syncer(cfg, StaticClient([web]), HAProxy(cfg))
     try:
         syncer.full_sync()
         wait_serving(url, {"a"})
         first_reload = syncer.status["config"]["last_reload"]
-        syncer.runtime = sync.RuntimeAPI(str(tmp_path / "no-such.sock"))
+        syncer.runtime = RuntimeAPI(str(tmp_path / "no-such.sock"))
         web["tasks"] = [task(port=b.port)]
         time.sleep(1.1)  # the status's timestamps have a resolution of one second
         assert syncer.full_sync() is True
@@ -372,19 +374,19 @@ def test_after_a_restart_the_sync_takes_the_running_servers_over(haproxy_mw, tmp
     web, service_port, url = http_app(a)
     client = StaticClient([web])
     try:
-        sync.Syncer(cfg, client, sync.HAProxy(cfg)).full_sync()
+        Syncer(cfg, client, HAProxy(cfg)).full_sync()
         wait_serving(url, {"a"})
         pid = _worker_pid(cfg)
-        restarted = sync.Syncer(cfg, client, sync.HAProxy(cfg))  # the program restarted
+        restarted = Syncer(cfg, client, HAProxy(cfg))  # the program restarted
         web["tasks"].append(task(port=b.port))
         assert restarted.full_sync() is True
         wait_serving(url, {"b"})
         assert _worker_pid(cfg) == pid
         assert "last_reload" not in restarted.status["config"]
         # A worker that does not hold the file's servers is not taken over: the sync reloads.
-        api = sync.RuntimeAPI(cfg.admin_socket)
+        api = RuntimeAPI(cfg.admin_socket)
         api.expect(f"add server marathon_web_{service_port}/stray 127.0.0.1:1", "New server registered.")
-        other = sync.Syncer(cfg, client, sync.HAProxy(cfg))
+        other = Syncer(cfg, client, HAProxy(cfg))
         web["tasks"] = [task(port=a.port)]
         assert other.full_sync() is True
         assert "last_reload" in other.status["config"]

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import subprocess
 
-from haproxy_sync_helpers import HAPROXY, app, requires_haproxy, sync, task
+from haproxy_sync_helpers import HAPROXY, app, requires_haproxy, task
+from marathon_haproxy_sync.render import assemble, render_blocks
+from marathon_haproxy_sync.services import build_services, service_ports, task_ready, task_starting
 
 
 def build(make_config, apps, **overrides):
     cfg = make_config(**overrides)
-    services, rejected = sync.build_services(apps, cfg)
+    services, rejected = build_services(apps, cfg)
     return cfg, services, rejected
 
 
@@ -58,29 +60,29 @@ def test_with_health_checks_only_healthy_tasks_serve(make_config):
 
 def test_task_starting():
     checks = [{"protocol": "HTTP"}]
-    assert sync.task_starting({"state": "TASK_RUNNING"}, checks)
-    assert not sync.task_starting({"state": "TASK_RUNNING", "healthCheckResults": [{"alive": False}]}, checks)
-    assert not sync.task_starting({"state": "TASK_RUNNING", "healthCheckResults": [{"alive": True}]}, checks)
-    assert not sync.task_starting({"state": "TASK_STAGING"}, checks)
-    assert not sync.task_starting({"state": "TASK_RUNNING"}, [])
+    assert task_starting({"state": "TASK_RUNNING"}, checks)
+    assert not task_starting({"state": "TASK_RUNNING", "healthCheckResults": [{"alive": False}]}, checks)
+    assert not task_starting({"state": "TASK_RUNNING", "healthCheckResults": [{"alive": True}]}, checks)
+    assert not task_starting({"state": "TASK_STAGING"}, checks)
+    assert not task_starting({"state": "TASK_RUNNING"}, [])
 
 
 def test_task_serves_only_when_every_health_check_passes():
     checks = [{"protocol": "HTTP"}, {"protocol": "TCP"}]
     running = {"state": "TASK_RUNNING"}
-    assert sync.task_ready(dict(running, healthCheckResults=[{"alive": True}, {"alive": True}]), checks)
-    assert not sync.task_ready(dict(running, healthCheckResults=[{"alive": True}, {"alive": False}]), checks)
-    assert not sync.task_ready(dict(running, healthCheckResults=[{"alive": True}]), checks)
-    assert sync.task_ready(running, [])
+    assert task_ready(dict(running, healthCheckResults=[{"alive": True}, {"alive": True}]), checks)
+    assert not task_ready(dict(running, healthCheckResults=[{"alive": True}, {"alive": False}]), checks)
+    assert not task_ready(dict(running, healthCheckResults=[{"alive": True}]), checks)
+    assert task_ready(running, [])
 
 
 def test_service_ports_from_each_app_format():
-    assert sync.service_ports({"portDefinitions": [{"port": 10001}, {"port": 10002}]}) == [10001, 10002]
-    assert sync.service_ports({"ports": [10003]}) == [10003]
+    assert service_ports({"portDefinitions": [{"port": 10001}, {"port": 10002}]}) == [10001, 10002]
+    assert service_ports({"ports": [10003]}) == [10003]
     mapped = {"container": {"portMappings": [{"containerPort": 80, "servicePort": 10004}]}}
-    assert sync.service_ports(mapped) == [10004]
+    assert service_ports(mapped) == [10004]
     legacy = {"container": {"docker": {"portMappings": [{"containerPort": 80, "servicePort": 10005}]}}}
-    assert sync.service_ports(legacy) == [10005]
+    assert service_ports(legacy) == [10005]
 
 
 def test_second_port_uses_second_task_port(make_config):
@@ -120,9 +122,9 @@ def test_labels_shape_the_service(make_config):
 def test_rendering_is_deterministic_and_names_each_app(make_config):
     apps = [app(f"/group/app{i}", 10000 + i, [task(port=31000 + i)]) for i in range(5)]
     cfg, services, _rejected = build(make_config, apps)
-    text1, owners1 = sync.assemble(sync.render_blocks(services, cfg), cfg)
+    text1, owners1 = assemble(render_blocks(services, cfg), cfg)
     _cfg, services2, _rejected = build(make_config, list(reversed(apps)))
-    text2, _owners = sync.assemble(sync.render_blocks(services2, cfg), cfg)
+    text2, _owners = assemble(render_blocks(services2, cfg), cfg)
     assert text1 == text2
     assert len(owners1) == text1.count("\n")
     assert "frontend marathon_group_app3_10003" in text1
@@ -130,7 +132,7 @@ def test_rendering_is_deterministic_and_names_each_app(make_config):
     assert "server 127.0.0.1_31003 127.0.0.1:31003" in text1
     starting = app("/starting", 10100, [task(port=31100, alive=True), task(port=31101)], health=True)
     cfg, services, _rejected = build(make_config, [starting])
-    text, _owners = sync.assemble(sync.render_blocks(services, cfg), cfg)
+    text, _owners = assemble(render_blocks(services, cfg), cfg)
     assert (
         "    server 127.0.0.1_31100 127.0.0.1:31100\n    server 127.0.0.1_31101_backup 127.0.0.1:31101 backup\n"
     ) in text
@@ -148,7 +150,7 @@ def test_rendered_configuration_passes_haproxy_check(make_config, tmp_path):
     ]
     options = "check inter 2s fall 2 rise 1"
     cfg, services, _rejected = build(make_config, apps, server_options=options, log_requests=True)
-    text, _owners = sync.assemble(sync.render_blocks(services, cfg), cfg)
+    text, _owners = assemble(render_blocks(services, cfg), cfg)
     assert "frontend marathon_http_vhosts" in text
     assert "acl host_marathon_web_10001 req.hdr(host),field(1,:) -i web.example" in text
     path = tmp_path / "candidate.cfg"

@@ -8,7 +8,12 @@ import json
 import sys
 
 import pytest
-from haproxy_sync_helpers import app, reload_count, requires_haproxy, sync, task
+from haproxy_sync_helpers import app, reload_count, requires_haproxy, task
+from marathon_haproxy_sync.haproxy import HAProxy
+from marathon_haproxy_sync.marathon import AppNotFound
+from marathon_haproxy_sync.render import assemble, error_apps, render_blocks
+from marathon_haproxy_sync.services import build_services
+from marathon_haproxy_sync.syncer import Syncer
 
 pytestmark = requires_haproxy
 
@@ -24,14 +29,14 @@ class StaticClient:
 
     def get_app(self, app_id):
         if app_id not in self.apps:
-            raise sync.AppNotFound(app_id)
+            raise AppNotFound(app_id)
         return self.apps[app_id]
 
 
 def make_syncer(make_config, apps=(), **overrides):
     cfg = make_config(**overrides)
     client = StaticClient(apps)
-    return cfg, client, sync.Syncer(cfg, client, sync.HAProxy(cfg))
+    return cfg, client, Syncer(cfg, client, HAProxy(cfg))
 
 
 def status(cfg):
@@ -180,13 +185,13 @@ def test_port_collision_is_visible_in_the_status_file(make_config, caplog):
 def test_error_lines_map_to_the_owning_app(make_config, bad, tmp_path):
     cfg = make_config()
     apps = [app("/a", 10000, [task()]), app("/b", 10001, [task()], labels=bad), app("/c", 10002, [task()])]
-    services, _rejected = sync.build_services(apps, cfg)
-    text, owners = sync.assemble(sync.render_blocks(services, cfg), cfg)
-    haproxy = sync.HAProxy(cfg)
+    services, _rejected = build_services(apps, cfg)
+    text, owners = assemble(render_blocks(services, cfg), cfg)
+    haproxy = HAProxy(cfg)
     path = haproxy.write_candidate(text)
     ok, output = haproxy.check(path)
     assert not ok
-    assert sync.error_apps(output, path, owners) == ({"/b"}, True)
+    assert error_apps(output, path, owners) == ({"/b"}, True)
 
 
 def test_the_same_refused_input_is_not_checked_again(make_config):

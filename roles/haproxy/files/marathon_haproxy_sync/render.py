@@ -1,0 +1,155 @@
+"""From services to the text of HAProxy's dynamic configuration file."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .config import Config
+from .services import Service, safe_name
+
+GENERATED_HEADER = (
+    "# Written by marathon_haproxy_sync from Marathon's apps; every sync overwrites it.\n"
+    "# Change the HAProxy role's variables or the apps' HAPROXY_* labels instead.\n"
+)
+VHOST_FRONTEND = "marathon_http_vhosts"
+
+_ERROR_LINE = re.compile(r"\[([^\[\]]+):(\d+)\]")
+
+
+@dataclass
+class AppBlock:
+    """What one app contributes to the configuration: its sections and its vhost rules."""
+
+    app_id: str
+    sections: str
+    vhost_rules: list[str] = field(default_factory=list)
+
+
+def bind_text(address: str, port: int) -> str:
+    if ":" in address and not address.startswith("["):
+        return f"[{address}]:{port}"  # IPv6 literal
+    return f"{address}:{port}"
+
+
+def render_service(svc: Service, cfg: Config) -> str:
+    lines = [
+        f"# app {svc.app_id} port index {svc.port_index}",
+        f"frontend {svc.name}",
+        f"    bind {bind_text(svc.bind_address, svc.service_port)}",
+        f"    mode {svc.mode}",
+    ]
+    if cfg.log_requests and svc.mode in ("http", "tcp"):
+        lines.append(f"    option {svc.mode}log")
+    lines += [
+        f"    default_backend {svc.name}",
+        "",
+        f"backend {svc.name}",
+        f"    mode {svc.mode}",
+        f"    balance {svc.balance}",
+    ]
+    if svc.mode == "http":
+        # A killed task refuses connections until the next sync removes it: retry elsewhere.
+        lines.append("    retry-on conn-failure empty-response response-timeout")
+    options = f" {cfg.server_options}" if cfg.server_options else ""
+    for host, port in svc.servers:
+        lines.append(f"    server {safe_name(host)}_{port} {bind_text(host, port)}{options}")
+    for host, port in svc.backups:
+        # Its own name: when the task turns healthy, the active server is added beside it (the
+        # runtime API cannot change a server's backup flag) and the backup is removed.
+        lines.append(f"    server {safe_name(host)}_{port}_backup {bind_text(host, port)}{options} backup")
+    lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def render_blocks(services: Iterable[Service], cfg: Config) -> dict[str, AppBlock]:
+    """One AppBlock per app id."""
+    blocks: dict[str, AppBlock] = {}
+    for svc in services:
+        block = blocks.setdefault(svc.app_id, AppBlock(svc.app_id, ""))
+        block.sections += render_service(svc, cfg)
+        if svc.vhosts:
+            acl = f"host_{svc.name}"
+            block.vhost_rules.append(f"    acl {acl} req.hdr(host),field(1,:) -i {' '.join(svc.vhosts)}")
+            block.vhost_rules.append(f"    use_backend {svc.name} if {acl}")
+    return blocks
+
+
+def assemble(blocks: dict[str, AppBlock], cfg: Config) -> tuple[str, list[str | None]]:
+    """The whole file, plus which app owns each line (1-based; None for shared lines)."""
+    out = [GENERATED_HEADER]
+    owners: list[str | None] = [None] * GENERATED_HEADER.count("\n")
+    for app_id in sorted(blocks):
+        text = blocks[app_id].sections
+        out.append(text)
+        owners += [app_id] * text.count("\n")
+    rules = [(app_id, r) for app_id in sorted(blocks) for r in blocks[app_id].vhost_rules]
+    if rules and cfg.vhost_port:
+        head = [
+            "# HTTP virtual hosts (HAPROXY_{n}_VHOST labels)",
+            f"frontend {VHOST_FRONTEND}",
+            f"    bind {bind_text(cfg.bind_address, cfg.vhost_port)}",
+            "    mode http",
+        ]
+        if cfg.log_requests:
+            head.append("    option httplog")
+        out.append("\n".join(head) + "\n")
+        owners += [None] * len(head)
+        for app_id, rule in rules:
+            out.append(rule + "\n")
+            owners.append(app_id)
+    return "".join(out), owners
+
+
+def error_apps(output: str, path: str, owners: list[str | None]) -> tuple[set[str], bool]:
+    """Map `haproxy -c` error lines about `path` to the apps that own them.
+
+    Returns (apps, pinned): pinned is False when some error could not be tied to an app.
+    """
+    apps: set[str] = set()
+    pinned = False
+    base = os.path.basename(path)
+    for line in output.splitlines():
+        if "[ALERT]" not in line:
+            continue
+        match = _ERROR_LINE.search(line)
+        if not match:
+            continue  # the summary lines ("Fatal errors found ...") carry no position
+        where, number = match.group(1), int(match.group(2))
+        if os.path.basename(where) != base:
+            return set(), False
+        owner = owners[number - 1] if 0 < number <= len(owners) else None
+        if owner is None:
+            return set(), False
+        apps.add(owner)
+        pinned = True
+    return apps, pinned
+
+
+
+def frontends(text: str | None) -> dict[str, str]:
+    """The apps' frontends in a rendered file: {name: app id} (the vhost frontend left out)."""
+    found: dict[str, str] = {}
+    app_id = ""
+    for line in (text or "").splitlines():
+        if line.startswith("# app "):
+            app_id = line[len("# app ") :].rsplit(" port index ", 1)[0]
+        elif line.startswith("frontend "):
+            name = line.split()[1]
+            if name != VHOST_FRONTEND:
+                found[name] = app_id
+    return found
+
+
+def binds(text: str | None) -> dict[str, str]:
+    """Each app frontend's bind address (`address:port`) in a rendered file."""
+    found: dict[str, str] = {}
+    frontend = None
+    for line in (text or "").splitlines():
+        if line.startswith("frontend "):
+            frontend = line.split()[1]
+        elif frontend and frontend != VHOST_FRONTEND and line.strip().startswith("bind "):
+            found.setdefault(frontend, line.split()[1])
+    return found

@@ -1,0 +1,205 @@
+"""From Marathon's apps to services: one per served service port, with its servers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Config
+
+App = dict[str, Any]
+Address = tuple[str, int]
+
+# Health-check protocols that imply a plain-HTTP service (the frontend then runs in http mode).
+# HTTPS checks do not: HAProxy would speak plain HTTP to a TLS server.
+HTTP_CHECK_PROTOCOLS = {"HTTP", "MESOS_HTTP"}
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_VHOST = re.compile(r"^[A-Za-z0-9*]([A-Za-z0-9*.-]*[A-Za-z0-9])?$")
+
+
+@dataclass
+class Service:
+    app_id: str
+    port_index: int
+    service_port: int
+    name: str
+    mode: str = "tcp"
+    balance: str = "roundrobin"
+    bind_address: str = ""
+    vhosts: list[str] = field(default_factory=list)
+    servers: list[Address] = field(default_factory=list)
+    backups: list[Address] = field(default_factory=list)  # tasks not yet checked
+
+
+@dataclass
+class Rejection:
+    app_id: str
+    port_index: int | None
+    service_port: int | None
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "app": self.app_id,
+            "port_index": self.port_index,
+            "service_port": self.service_port,
+            "reason": self.reason,
+        }
+
+
+def safe_name(text: str) -> str:
+    return _SAFE_NAME.sub("_", text.strip("/")) or "root"
+
+
+def service_ports(app: App) -> list[Any]:
+    """The app's service ports, in port-index order, from whichever field defines them."""
+    container = app.get("container") or {}
+    mappings = container.get("portMappings") or (container.get("docker") or {}).get("portMappings")
+    if mappings:
+        return [m.get("servicePort", 0) for m in mappings]
+    if app.get("portDefinitions"):
+        return [d.get("port", 0) for d in app["portDefinitions"]]
+    return list(app.get("ports") or [])
+
+
+def _label(labels: dict[str, str], index: int, name: str) -> str | None:
+    return labels.get(f"HAPROXY_{index}_{name}")
+
+
+def app_group(labels: dict[str, str], index: int) -> str | None:
+    return _label(labels, index, "GROUP") or labels.get("HAPROXY_GROUP")
+
+
+def group_selected(cfg: Config, group: str | None) -> bool:
+    if cfg.group == "*":
+        return True
+    if group is None:
+        return cfg.include_unlabelled
+    return cfg.group in [g.strip() for g in group.split(",")]
+
+
+def task_ready(task: dict[str, Any], health_checks: list[Any]) -> bool:
+    """A task serves when it runs and, if the app has health checks, all of them pass."""
+    if task.get("state") != "TASK_RUNNING":
+        return False
+    if not health_checks:
+        return True
+    results = task.get("healthCheckResults") or []
+    if len(results) < len(health_checks):
+        return False
+    return all(r.get("alive") is True for r in results)
+
+
+def task_starting(task: dict[str, Any], health_checks: list[Any]) -> bool:
+    """A running task whose health checks have not all reported yet, none of them failing.
+
+    Such tasks become backup servers (when backup_unready_tasks is on): HAProxy sends them
+    nothing while a healthy task answers. They matter in the instant a deployment kills the
+    old tasks because the new ones just turned healthy, before the sync has heard so.
+    """
+    if task.get("state") != "TASK_RUNNING" or not health_checks:
+        return False
+    results = task.get("healthCheckResults") or []
+    return len(results) < len(health_checks) and all(r.get("alive") is not False for r in results)
+
+
+def _is_true(value: object) -> bool:
+    return str(value).strip().lower() in ("true", "1", "yes", "on")
+
+
+def build_services(apps: Iterable[App], cfg: Config) -> tuple[list[Service], list[Rejection]]:
+    """Turn Marathon apps into services; refuse what cannot be served safely.
+
+    Returns (services sorted by service port, rejections). Apps are taken in id order so
+    that the same apps always give the same result: when two apps claim one service port,
+    the app with the smaller id keeps it.
+    """
+    reserved = cfg.reserved()
+    taken: dict[int, str] = {}
+    services: list[Service] = []
+    rejected: list[Rejection] = []
+    for app in sorted(apps, key=lambda a: a.get("id", "")):
+        app_id = app.get("id", "")
+        labels = app.get("labels") or {}
+        checks = app.get("healthChecks") or []
+        tasks = app.get("tasks") or []
+        for index, port in enumerate(service_ports(app)):
+            if not group_selected(cfg, app_group(labels, index)):
+                continue
+            enabled = _label(labels, index, "ENABLED")
+            if enabled is not None and not _is_true(enabled):
+                continue
+
+            def refuse(reason: str, index: int = index, port: Any = port, app_id: str = app_id) -> None:
+                rejected.append(Rejection(app_id, index, port, reason))
+
+            override = _label(labels, index, "PORT")
+            if override is not None:
+                try:
+                    port = int(override)
+                except ValueError:
+                    refuse(f"HAPROXY_{index}_PORT={override!r} is not a port number")
+                    continue
+            if not isinstance(port, int) or isinstance(port, bool) or not 0 < port <= 65535:
+                if port != 0:
+                    refuse(f"service port {port!r} is not a port number")
+                continue
+            if port in reserved:
+                refuse(f"service port {port} collides with {reserved[port]}")
+                continue
+            if port in taken:
+                refuse(f"service port {port} is already served for app {taken[port]}")
+                continue
+            bad = [
+                k
+                for k, v in labels.items()
+                if k.startswith((f"HAPROXY_{index}_", "HAPROXY_GROUP")) and _CONTROL.search(str(v))
+            ]
+            if bad:
+                refuse(f"label {bad[0]} contains a line break or control character")
+                continue
+            vhost_label = _label(labels, index, "VHOST")
+            vhosts = [v.strip() for v in (vhost_label or "").split(",") if v.strip()]
+            bad_vhosts = [v for v in vhosts if not _VHOST.match(v)]
+            if bad_vhosts:
+                refuse(f"HAPROXY_{index}_VHOST has an invalid host name {bad_vhosts[0]!r}")
+                continue
+
+            mode = (_label(labels, index, "MODE") or ("http" if vhosts else "tcp")).strip().lower()
+            for check in checks:
+                if check.get("portIndex", 0) == index and check.get("protocol", "") in HTTP_CHECK_PROTOCOLS:
+                    mode = "http"
+            balance = (_label(labels, index, "BALANCE") or "roundrobin").strip()
+            servers: list[Address] = []
+            backups: list[Address] = []
+            for task in tasks:
+                if task_ready(task, checks):
+                    chosen = servers
+                elif cfg.backup_unready_tasks and task_starting(task, checks):
+                    chosen = backups
+                else:
+                    continue
+                ports = task.get("ports") or []
+                if index < len(ports) and task.get("host"):
+                    chosen.append((task["host"], int(ports[index])))
+            taken[port] = app_id
+            services.append(
+                Service(
+                    app_id=app_id,
+                    port_index=index,
+                    service_port=port,
+                    name=f"marathon_{safe_name(app_id)}_{port}",
+                    mode=mode,
+                    balance=balance,
+                    bind_address=(_label(labels, index, "BIND_ADDR") or cfg.bind_address).strip(),
+                    vhosts=vhosts if mode == "http" else [],
+                    servers=sorted(set(servers)),
+                    backups=sorted(set(backups) - set(servers)),
+                )
+            )
+    services.sort(key=lambda s: s.service_port)
+    return services, rejected
