@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: mesos_reservation
 short_description: Reserve resources of a Mesos agent for a role, or release them
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Makes the dynamic reservation of a role on one agent equal to the given resources; Mesos then
     offers those resources only to frameworks of that role.

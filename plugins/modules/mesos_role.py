@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: mesos_role
 short_description: Set a Mesos role's weight and quota
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Sets the weight of a Mesos role (its relative share when Mesos shares resources fairly
     between roles) and its quota (resources guaranteed to the role, and the most it may hold).

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: mesos_role_info
 short_description: Read the roles of a Mesos cluster with their weights, quotas, reservations and allocations
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads from the leading master the roles Mesos knows (C(/master/roles)), their weights
     (C(GET_WEIGHTS)) and quotas (C(GET_QUOTA)), and the resources each agent holds reserved for
