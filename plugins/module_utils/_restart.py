@@ -148,8 +148,8 @@ def plan(service: str, statuses: list[dict[str, Any]], restart: list[str], quoru
     )
 
 
-def settled(service: str, statuses: list[dict[str, Any]], member: str, quorum: int) -> str | None:
-    """None when `member` serves and the ensemble agrees on one leader; else what is missing.
+def settled(service: str, statuses: list[dict[str, Any]], member: str | None, quorum: int) -> str | None:
+    """None when `member` (if any) serves and the ensemble agrees on one leader; else what is missing.
 
     Agreement: exactly one member leads and every serving member names that same leader (the
     Mesos redirect target, the Marathon or Chronos leader id). ZooKeeper members do not name
@@ -157,7 +157,7 @@ def settled(service: str, statuses: list[dict[str, Any]], member: str, quorum: i
     """
     by_name = dict((s["name"], s) for s in statuses)
     missing = []
-    if not by_name[member]["serving"]:
+    if member is not None and not by_name[member]["serving"]:
         missing.append("%s does not serve" % member)
     leaders = [s["name"] for s in statuses if s["leader"]]
     if not leaders:

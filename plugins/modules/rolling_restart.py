@@ -84,14 +84,15 @@ options:
         quorum. It looks again every O(delay) seconds, up to O(wait_timeout), while the plan is
         refused (unless O(allow_quorum_loss)) or no member is known to lead, so that an election
         under way or a member still starting does not refuse at once.
-      - V(settled) waits, up to O(wait_timeout), until O(member) serves, exactly one member leads,
-        every serving member names that leader and at least O(quorum) members serve.
+      - V(settled) waits, up to O(wait_timeout), until O(member) serves (when given), exactly one
+        member leads, every serving member names that leader and at least O(quorum) members serve.
+        Without O(member) it waits for the ensemble as a whole, for example after a first start.
     type: str
     choices: [planned, settled]
     default: planned
   member:
     description:
-      - The member just restarted. Required with O(state=settled).
+      - The member just restarted, with O(state=settled); it must serve again.
     type: str
   quorum:
     description:
@@ -337,8 +338,7 @@ def make_prober(params: dict[str, Any]):
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           required_if=[("state", "settled", ("member",))])
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
     service = params["service"]
     members = params["members"]
@@ -350,7 +350,7 @@ def main() -> None:
         module.fail_json(msg="members names %s more than once; each member needs its own name."
                          % ", ".join(duplicates))
     unknown = [n for n in params["restart"] if n not in names]
-    if params["state"] == "settled" and params["member"] not in names:
+    if params["state"] == "settled" and params["member"] is not None and params["member"] not in names:
         unknown.append(params["member"])
     if unknown:
         module.fail_json(msg="%s %s not in members (%s)." % (
@@ -396,12 +396,13 @@ def main() -> None:
 
     try:
         statuses = _api.wait_until(check_settled, params["wait_timeout"], params["delay"],
-                                   what="%s to serve again under one agreed leader" % member)
+                                   what="%s to serve again under one agreed leader" % (member or "the ensemble"))
         failed = None
     except _api.WaitTimeout as exc:
         statuses = exc.last
-        failed = "Timed out after %ss waiting for %s to serve again under one leader named by every %s (%s); " \
-                 "last seen: %s." % (params["wait_timeout"], member, _restart.LABELS[service][0],
+        waiting_for = "%s to serve again" % member if member else "the members to serve"
+        failed = "Timed out after %ss waiting for %s under one leader named by every %s (%s); " \
+                 "last seen: %s." % (params["wait_timeout"], waiting_for, _restart.LABELS[service][0],
                                      _restart.settled(service, statuses, member, quorum),
                                      _restart.describe(statuses))
     plan = _restart.plan(service, statuses, params["restart"], quorum)

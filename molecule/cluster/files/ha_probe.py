@@ -1,23 +1,31 @@
 #!/usr/bin/env python3
-"""Watch the cluster's HA while something else changes it; print a JSON report at the end.
+"""Watch the cluster's HA while something else changes it; write a JSON report at the end.
 
   ha_probe.py --masters h1:5050,h2:5050 --marathons h1:8080,... --chronos h1:4400,...
-              --min-agents N --stop-file PATH --report PATH [--interval 1] [--max-seconds 900]
+              [--zookeepers h1:2181,...] --min-agents N --stop-file PATH --report PATH
+              [--interval 0.5] [--max-seconds 900]
 
-Every interval it checks: a Mesos leader is known through every master (/master/redirect),
-that leader is elected and has at least N active agents, every Marathon and every Chronos
-instance names the same leader. It runs until the stop file exists (or max-seconds), then
-writes {"rounds", "failures": [...]} to the report file. Standard library only.
+Every interval it checks each service on its own:
+  zookeeper  a majority of the members serve (srvr) and exactly one of them leads;
+  mesos      a leader is known through every master (/master/redirect), it is elected and
+             has at least N active agents;
+  marathon, chronos  every instance names the same leader.
+It runs until the stop file exists (or max-seconds), then writes
+{"rounds", "failures": [...], "services": {NAME: {"gaps": [...], "leaders": [...]}}}:
+a gap is a stretch of failed polls of one service with its length in seconds and what was
+seen first; leaders lists each leader in the order they were seen (a change adds one).
+Standard library only.
 """
 
 import argparse
 import http.client
 import json
 import os
+import socket
 import time
 
 
-def get(hostport, path, timeout=3.0):
+def get(hostport, path, timeout=2.0):
     host, _, port = hostport.rpartition(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
     try:
@@ -28,43 +36,101 @@ def get(hostport, path, timeout=3.0):
         conn.close()
 
 
-def one_round(args):
-    problems = []
+def srvr_mode(hostport, timeout=1.0):
+    host, _, port = hostport.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(b"srvr")
+        data = b""
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    for line in data.decode("utf-8", "replace").splitlines():
+        if line.startswith("Mode:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def check_zookeeper(members):
+    modes = {}
+    for member in members:
+        try:
+            modes[member] = srvr_mode(member)
+        except OSError:
+            modes[member] = None
+    serving = [m for m, mode in modes.items() if mode in ("leader", "follower", "standalone")]
+    leaders = [m for m, mode in modes.items() if mode in ("leader", "standalone")]
+    if len(serving) * 2 <= len(members) or len(leaders) != 1:
+        return None, f"zookeeper: {len(serving)} of {len(members)} serve, leaders {leaders}"
+    return leaders[0], None
+
+
+def check_mesos(masters, min_agents):
     leaders = set()
-    for master in args.masters:
+    for master in masters:
         try:
             status, location, _ = get(master, "/master/redirect")
         except OSError as exc:
-            problems.append(f"master {master} unreachable: {exc}")
-            continue
+            return None, f"mesos: master {master} unreachable: {exc}"
         if status != 307 or not location:
-            problems.append(f"master {master} knows no leader ({status})")
-            continue
+            return None, f"mesos: master {master} knows no leader ({status})"
         leaders.add(location.lstrip("/").split("/")[0].replace("http:", ""))
     if len(leaders) != 1:
-        problems.append(f"masters name {len(leaders)} leaders: {sorted(leaders)}")
-    else:
-        leader = leaders.pop()
+        return None, f"mesos: masters name {len(leaders)} leaders: {sorted(leaders)}"
+    leader = leaders.pop()
+    try:
+        _, _, body = get(leader, "/metrics/snapshot")
+        metrics = json.loads(body)
+    except (OSError, ValueError) as exc:
+        return None, f"mesos: leader {leader} metrics unreadable: {exc}"
+    if metrics.get("master/elected") != 1.0:
+        return None, f"mesos: leader {leader} is not elected"
+    if metrics.get("master/slaves_active", 0) < min_agents:
+        return None, f"mesos: leader {leader} has {metrics.get('master/slaves_active')} active agents"
+    return leader, None
+
+
+def check_framework(kind, endpoints, path):
+    named = set()
+    for endpoint in endpoints:
         try:
-            status, _, body = get(leader, "/metrics/snapshot")
-            metrics = json.loads(body)
-            if metrics.get("master/elected") != 1.0:
-                problems.append(f"leader {leader} is not elected")
-            if metrics.get("master/slaves_active", 0) < args.min_agents:
-                problems.append(f"leader {leader} has {metrics.get('master/slaves_active')} active agents")
+            status, _, body = get(endpoint, path)
+            named.add(json.loads(body).get("leader") if status == 200 else f"HTTP {status}")
         except (OSError, ValueError) as exc:
-            problems.append(f"leader {leader} metrics unreadable: {exc}")
-    for kind, endpoints, path in (("marathon", args.marathons, "/v2/leader"), ("chronos", args.chronos, "/leader")):
-        named = set()
-        for endpoint in endpoints:
-            try:
-                status, _, body = get(endpoint, path)
-                named.add(json.loads(body).get("leader") if status == 200 else f"HTTP {status}")
-            except (OSError, ValueError) as exc:
-                named.add(f"error {exc}")
-        if len(named) != 1 or any(str(n).startswith(("HTTP", "error")) for n in named):
-            problems.append(f"{kind} instances disagree: {sorted(map(str, named))}")
-    return problems
+            named.add(f"error {exc}")
+    if len(named) != 1 or any(str(n).startswith(("HTTP", "error")) or not n for n in named):
+        return None, f"{kind}: instances disagree: {sorted(map(str, named))}"
+    return named.pop(), None
+
+
+class Service:
+    """Gaps and leader changes of one service."""
+
+    def __init__(self):
+        self.gaps = []
+        self.leaders = []
+        self._gap_start = None
+        self._gap_problem = None
+
+    def record(self, now, leader, problem):
+        if problem:
+            if self._gap_start is None:
+                self._gap_start, self._gap_problem = now, problem
+            return
+        self.close(now)
+        if not self.leaders or self.leaders[-1] != leader:
+            self.leaders.append(leader)
+
+    def close(self, now):
+        if self._gap_start is not None:
+            self.gaps.append({"start": time.strftime("%H:%M:%S", time.localtime(self._gap_start)),
+                              "seconds": round(now - self._gap_start, 2), "first": self._gap_problem})
+            self._gap_start = None
+
+    def report(self):
+        return {"gaps": self.gaps, "leaders": self.leaders, "leader_changes": max(0, len(self.leaders) - 1),
+                "longest_gap": max([g["seconds"] for g in self.gaps] or [0])}
 
 
 def main():
@@ -72,24 +138,40 @@ def main():
     parser.add_argument("--masters", required=True)
     parser.add_argument("--marathons", default="")
     parser.add_argument("--chronos", default="")
+    parser.add_argument("--zookeepers", default="")
     parser.add_argument("--min-agents", type=int, default=1)
     parser.add_argument("--stop-file", required=True)
     parser.add_argument("--report", required=True)
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--max-seconds", type=float, default=900)
     args = parser.parse_args()
-    args.masters = [m for m in args.masters.split(",") if m]
-    args.marathons = [m for m in args.marathons.split(",") if m]
-    args.chronos = [m for m in args.chronos.split(",") if m]
+
+    def split(text):
+        return [m for m in text.split(",") if m]
+
+    checks = {"mesos": lambda: check_mesos(split(args.masters), args.min_agents)}
+    if args.zookeepers:
+        checks["zookeeper"] = lambda: check_zookeeper(split(args.zookeepers))
+    if args.marathons:
+        checks["marathon"] = lambda: check_framework("marathon", split(args.marathons), "/v2/leader")
+    if args.chronos:
+        checks["chronos"] = lambda: check_framework("chronos", split(args.chronos), "/leader")
+    services = {name: Service() for name in checks}
     failures, rounds = [], 0
     deadline = time.monotonic() + args.max_seconds
     while not os.path.exists(args.stop_file) and time.monotonic() < deadline:
         rounds += 1
-        for problem in one_round(args):
-            failures.append({"time": time.strftime("%H:%M:%S"), "problem": problem})
+        for name, check in checks.items():
+            leader, problem = check()
+            services[name].record(time.time(), leader, problem)
+            if problem:
+                failures.append({"time": time.strftime("%H:%M:%S"), "problem": problem})
         time.sleep(args.interval)
+    for service in services.values():
+        service.close(time.time())
     with open(args.report, "w", encoding="utf-8") as handle:
-        json.dump({"rounds": rounds, "failures": failures}, handle)
+        json.dump({"rounds": rounds, "failures": failures,
+                   "services": {name: s.report() for name, s in services.items()}}, handle)
 
 
 if __name__ == "__main__":

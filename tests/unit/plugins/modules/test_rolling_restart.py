@@ -165,6 +165,22 @@ def test_zookeeper_settled_waits_for_the_restarted_member(run_module, fake_http,
     assert result["leader"] == "zk2"
 
 
+def test_zookeeper_settled_without_a_member_waits_for_the_ensemble(run_module, fake_http, zk):
+    # After a first start: no member was restarted, the members come up and elect a leader.
+    zk.modes = {"10.0.0.1": ["down", "follower"], "10.0.0.2": ["electing", "leader"], "10.0.0.3": "down"}
+    result, failed = run(run_module, "zookeeper", ZK_MEMBERS, state="settled", delay=2)
+    assert not failed
+    assert result["leader"] == "zk2" and result["waited"] == 2.0
+
+
+def test_zookeeper_settled_without_a_member_times_out_below_quorum(run_module, fake_http, zk):
+    zk.modes = {"10.0.0.1": "down", "10.0.0.2": "leader", "10.0.0.3": "down"}
+    result, failed = run(run_module, "zookeeper", ZK_MEMBERS, state="settled", wait_timeout=4)
+    assert failed
+    assert result["msg"].startswith("Timed out after 4s waiting for the members to serve under one leader")
+    assert "1 of 3 serve, fewer than the quorum of 2" in result["msg"]
+
+
 def test_zookeeper_settled_times_out_with_what_it_saw(run_module, fake_http, zk):
     zk.modes["10.0.0.1"] = "down"
     result, failed = run(run_module, "zookeeper", ZK_MEMBERS, state="settled", member="zk1", wait_timeout=6)
@@ -302,9 +318,9 @@ def test_marathon_leader_id_that_matches_nothing_is_warned(run_module, fake_http
 # -- Arguments ---------------------------------------------------------------------------------
 
 
-def test_settled_needs_member(run_module, fake_http):
-    result, failed = run(run_module, "mesos_master", MASTERS, state="settled")
-    assert failed and "member" in result["msg"]
+def test_settled_refuses_an_unknown_member(run_module, fake_http):
+    result, failed = run(run_module, "mesos_master", MASTERS, state="settled", member="master9")
+    assert failed and result["msg"].startswith("master9 is not in members")
 
 
 def test_unknown_names_are_refused(run_module, fake_http):
