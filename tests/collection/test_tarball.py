@@ -60,12 +60,13 @@ def test_tarball_carries_roles_and_playbooks(installed):
     assert (installed["path"] / "playbooks" / "site.yml").is_file()
 
 
-@pytest.mark.parametrize("plugin_type", ["module", "filter"])
+@pytest.mark.parametrize("plugin_type", ["module", "filter", "inventory"])
 def test_ansible_doc_renders_every_plugin(installed, plugin_type):
     listed = json.loads(run([BIN / "ansible-doc", "-t", plugin_type, "--list", "--json", "mesosphere.cluster"],
                             cwd=installed["cwd"], env=installed["env"]))
-    if plugin_type == "module":
-        expected = sorted(f"mesosphere.cluster.{p.stem}" for p in (ROOT / "plugins" / "modules").glob("*.py")
+    if plugin_type in ("module", "inventory"):
+        folder = "modules" if plugin_type == "module" else plugin_type
+        expected = sorted(f"mesosphere.cluster.{p.stem}" for p in (ROOT / "plugins" / folder).glob("*.py")
                           if p.stem != "__init__")
         assert sorted(listed) == expected
     for name in sorted(listed):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import ssl
 import subprocess
 import sys
 import threading
@@ -32,7 +33,8 @@ def agent(hostname, ip, rack, active=True, cpus=4.0, mem=2048.0):
 class FakeMesos:
     """Three masters sharing one state; `leader` is the index of the elected one (None: no leader)."""
 
-    def __init__(self, count=3):
+    def __init__(self, count=3, tls=None):
+        self.scheme = "https" if tls else "http"
         self.leader = 0
         self.slaves = []
         self.recovered = []
@@ -43,15 +45,19 @@ class FakeMesos:
         for i in range(count):
             server = ThreadingHTTPServer(("127.0.0.%d" % (i + 2), 0), self._handler(i))
             server.daemon_threads = True
+            if tls:
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain(*tls)
+                server.socket = context.wrap_socket(server.socket, server_side=True)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             self.servers.append(server)
 
     def url(self, i):
         host, port = self.servers[i].server_address[:2]
-        return "http://%s:%d" % (host, port)
+        return "%s://%s:%d" % (self.scheme, host, port)
 
     def hostport(self, i):
-        return self.url(i)[len("http://"):]
+        return self.url(i).split("://", 1)[1]
 
     def stop(self, i):
         self.servers[i].shutdown()
@@ -286,3 +292,23 @@ def test_values_read_from_the_cluster_are_never_templated(mesos, inventory):
                                "compose": {"rack": "mesos_attributes.rack"}})
     assert rc == 0 and data, out
     assert data["_meta"]["hostvars"]["a1.example.com"]["rack"] == "{{ 6 * 7 }}"
+
+
+def test_tls_options_are_the_modules(inventory, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=mesos",
+                    "-keyout", str(key), "-out", str(cert),
+                    "-addext", "subjectAltName=IP:127.0.0.2,IP:127.0.0.3,IP:127.0.0.4"],
+                   check=True, capture_output=True)
+    fake = FakeMesos(tls=(str(cert), str(key)))
+    fake.slaves = [agent("a1.example.com", "10.0.1.1", "r1")]
+    try:
+        config = {"mesos_endpoints": [fake.url(0)], "request_retries": 0, "include_masters": False}
+        rc, data, out = inventory(config, env={"ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"})
+        assert rc != 0 and "CERTIFICATE_VERIFY_FAILED" in out, out
+        rc, data, out = inventory(dict(config, ca_path=str(cert)))
+        assert rc == 0 and hosts_of(data, "slaves") == ["a1.example.com"], out
+        rc, data, out = inventory(dict(config, validate_certs=False))
+        assert rc == 0 and hosts_of(data, "slaves") == ["a1.example.com"], out
+    finally:
+        fake.close()
