@@ -162,6 +162,57 @@ def _in_machines(hostname: str | None, ip: str | None, machines: list[dict[str, 
     return any(_machine_key(m.get("hostname"), m.get("ip")) == key for m in machines)
 
 
+def _number(text: str) -> Any:
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() and "." not in text else value
+
+
+def _protobuf_value(item: dict[str, Any]) -> Any:
+    # A Mesos Resource or Attribute message: SCALAR, TEXT, RANGES or SET.
+    if "scalar" in item:
+        return item["scalar"].get("value")
+    if "text" in item:
+        return item["text"].get("value")
+    if "ranges" in item:
+        ranges = item["ranges"].get("range") or []
+        return "[%s]" % ", ".join("%s-%s" % (r.get("begin"), r.get("end")) for r in ranges)
+    if "set" in item:
+        return "{%s}" % ",".join(item["set"].get("item") or [])
+    return None
+
+
+def as_mapping(value: Any) -> dict[str, Any]:
+    """Resources or attributes as one mapping, whichever form the master sent.
+
+    Registered agents come as {"cpus": 4.0, "rack": "r1"}; agents recovered from the registry
+    after a failover as the agent's info, where Mesos sends lists of Resource or Attribute
+    messages and the flags' text form ("cpus:4;mem:1024") also occurs.
+    """
+    if isinstance(value, dict):
+        return value
+    result: dict[str, Any] = {}
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict) and item.get("name"):
+                found = _protobuf_value(item)
+                if isinstance(found, (int, float)) and isinstance(result.get(item["name"]), (int, float)):
+                    found += result[item["name"]]  # the same resource for several roles
+                result[item["name"]] = found
+    elif isinstance(value, str):
+        for part in value.split(";"):
+            name, sep, text = part.partition(":")
+            if sep and name.strip():
+                name = name.split("(", 1)[0].strip()
+                found = _number(text.strip())
+                if isinstance(found, (int, float)) and isinstance(result.get(name), (int, float)):
+                    found += result[name]
+                result[name] = found
+    return result
+
+
 def read_cluster(client: ApiClient) -> ClusterData:
     """Everything the inventory is made of, read from the masters (raises ApiError if none answers)."""
     masters = [probe_master(client, endpoint) for endpoint in client.endpoints]
@@ -269,9 +320,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 mesos_agent_ip=_ip_of_pid(agent.get("pid")),
                 mesos_agent_port=agent.get("port"),
                 mesos_agent_version=agent.get("version"),
-                mesos_attributes=agent.get("attributes") or {},
-                mesos_resources=agent.get("resources") or {},
-                mesos_used_resources=agent.get("used_resources") or {},
+                mesos_attributes=as_mapping(agent.get("attributes")),
+                mesos_resources=as_mapping(agent.get("resources")),
+                mesos_used_resources=as_mapping(agent.get("used_resources")),
                 mesos_registered_time=agent.get("registered_time"),
                 mesos_status=agent_status(agent, draining),
             ))
@@ -283,9 +334,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._add(name, agents_group, dict(
                 common,
                 mesos_agent_id=agent.get("id"),
+                mesos_agent_ip=agent.get("ip"),
                 mesos_agent_port=agent.get("port"),
-                mesos_attributes=agent.get("attributes") or {},
-                mesos_resources=agent.get("resources") or {},
+                mesos_attributes=as_mapping(agent.get("attributes")),
+                mesos_resources=as_mapping(agent.get("resources")),
                 mesos_status="recovered",
             ))
             hosts.append(name)

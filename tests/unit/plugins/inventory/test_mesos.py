@@ -312,3 +312,35 @@ def test_tls_options_are_the_modules(inventory, tmp_path):
         assert rc == 0 and hosts_of(data, "slaves") == ["a1.example.com"], out
     finally:
         fake.close()
+
+
+def test_agents_recovered_after_a_failover_keep_their_attributes(mesos, inventory):
+    # Until they re-register with a new leader, agents are known from the registry, in the
+    # agent-info form: lists of Resource and Attribute messages.
+    mesos.slaves = [agent("a1.example.com", "10.0.1.1", "r1")]
+    mesos.recovered = [{
+        "id": "S-a2", "hostname": "a2.example.com", "port": 5051,
+        "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 2.0}, "role": "*"},
+                      {"name": "cpus", "type": "SCALAR", "scalar": {"value": 1.0}, "role": "prod"},
+                      {"name": "ports", "type": "RANGES", "ranges": {"range": [{"begin": 31000, "end": 31099}]}}],
+        "attributes": [{"name": "rack", "type": "TEXT", "text": {"value": "r2"}},
+                       {"name": "level", "type": "SCALAR", "scalar": {"value": 3.0}}],
+    }]
+    rc, data, out = inventory({"mesos_endpoints": [mesos.url(0)], "include_masters": False,
+                               "keyed_groups": [{"key": "mesos_attributes.rack", "prefix": "rack"},
+                                                {"key": "mesos_status", "prefix": "status"}]})
+    assert rc == 0 and data, out
+    assert hosts_of(data, "rack_r2") == ["a2.example.com"]
+    assert hosts_of(data, "status_recovered") == ["a2.example.com"]
+    a2 = data["_meta"]["hostvars"]["a2.example.com"]
+    assert a2["mesos_resources"] == {"cpus": 3.0, "ports": "[31000-31099]"}
+    assert a2["mesos_attributes"] == {"rack": "r2", "level": 3.0}
+
+
+def test_resources_in_the_flags_text_form():
+    from ansible_collections.mesosphere.cluster.plugins.inventory.mesos import as_mapping
+
+    assert as_mapping("cpus:4;mem:1024.5;ports:[31000-31099];cpus(prod):2") == {
+        "cpus": 6, "mem": 1024.5, "ports": "[31000-31099]"}
+    assert as_mapping("rack:r1;level:2") == {"rack": "r1", "level": 2}
+    assert as_mapping(None) == {} and as_mapping({"cpus": 1.0}) == {"cpus": 1.0}
