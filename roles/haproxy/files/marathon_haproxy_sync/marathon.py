@@ -40,10 +40,14 @@ def _describe(exc: BaseException) -> str:
 class Response:
     """A streamed HTTP response together with the connection under it."""
 
-    def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse) -> None:
+    def __init__(
+        self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse, sock: socket.socket | None
+    ) -> None:
         self.conn = conn
         self.resp = resp
         self.status = resp.status
+        # The connection forgets its socket once a "Connection: close" response starts.
+        self.sock = sock
 
     def header(self, name: str) -> str | None:
         return self.resp.getheader(name)
@@ -60,10 +64,9 @@ class Response:
 
     def abort(self) -> None:
         """Wake a reader blocked in read_some from another thread (it then sees the end)."""
-        sock = self.conn.sock
-        if sock is not None:
+        if self.sock is not None:
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                self.sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -120,8 +123,9 @@ class MarathonClient:
             if with_auth and self._auth:
                 headers["Authorization"] = self._auth
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            sock = conn.sock
             conn.request("GET", path, headers=headers)
-            return Response(conn, conn.getresponse())
+            return Response(conn, conn.getresponse(), sock)
         except BaseException:
             conn.close()
             raise

@@ -417,7 +417,7 @@ class Syncer:
                 break
             time.sleep(0.05)
         if pid is not None and pid == pid_before:
-            raise ReloadNotTaken(f"no new HAProxy worker after the reload: {pid} still runs the old configuration")
+            raise ReloadNotTaken(f"no new worker after the reload: worker {pid} still runs the old configuration")
         raise ReloadNotTaken(f"the HAProxy worker does not serve the frontends {', '.join(sorted(missing)[:10])}")
 
     def _reload_not_taken(self, problem: str, previous: str | None, text: str) -> str:

@@ -189,3 +189,20 @@ class FakeMarathon:
             self.clients = []
         self.server.shutdown()
         self.server.server_close()
+
+
+class StaticClient:
+    """Stands in for MarathonClient: serves whatever apps the test sets."""
+
+    def __init__(self, apps=()):
+        self.apps = {a["id"]: a for a in apps}
+
+    def get_apps(self):
+        return list(self.apps.values())
+
+    def get_app(self, app_id):
+        from marathon_haproxy_sync.marathon import AppNotFound
+
+        if app_id not in self.apps:
+            raise AppNotFound(app_id)
+        return self.apps[app_id]

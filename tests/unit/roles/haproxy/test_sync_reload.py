@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import signal
 import socket
 import subprocess
@@ -14,9 +15,10 @@ import threading
 import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import pytest
-from haproxy_sync_helpers import HAPROXY, QuietServer, app, free_port, requires_haproxy, task
+from haproxy_sync_helpers import HAPROXY, QuietServer, StaticClient, app, free_port, requires_haproxy, task
 from marathon_haproxy_sync.haproxy import HAProxy, RuntimeAPI, split_servers
 from marathon_haproxy_sync.syncer import Syncer
 
@@ -169,17 +171,6 @@ def wait_serving(url, expected, timeout=10):
             pass
         time.sleep(0.05)
     raise AssertionError(f"{url} did not serve {expected} within {timeout}s")
-
-
-class StaticClient:
-    def __init__(self, apps):
-        self.apps = {a["id"]: a for a in apps}
-
-    def get_apps(self):
-        return list(self.apps.values())
-
-    def get_app(self, app_id):
-        return self.apps[app_id]
 
 
 def test_reloads_drop_no_request(haproxy_mw):
@@ -393,3 +384,54 @@ def test_after_a_restart_the_sync_takes_the_running_servers_over(haproxy_mw, tmp
     finally:
         a.close()
         b.close()
+
+
+# -- a reload that does not take ----------------------------------------------------------------
+
+
+def test_a_reload_whose_new_worker_cannot_start_is_detected_and_reported(haproxy_mw, tmp_path):
+    """Another program takes the new app's port between the sync's probe and the reload (the
+    probe is skipped here to make that race certain): HAProxy's master keeps the old worker,
+    the command says nothing. The sync sees no new worker, puts the last good file back,
+    names the app and the port, keeps serving the other app, and succeeds once the port is free."""
+    cfg, _proc = haproxy_mw
+    cfg = _runtime_config(cfg, tmp_path)
+    a = Backend("a")
+    web, _port, url = http_app(a)
+    clash_port = free_port()
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", clash_port))
+    blocker.listen()
+    client = StaticClient([web])
+    syncer = Syncer(dataclasses.replace(cfg, reload_verify_timeout=3.0), client, HAProxy(cfg))
+    try:
+        assert syncer.full_sync() is True
+        wait_serving(url, {"a"})
+        good = Path(cfg.dynamic_config).read_text()
+        pid = _worker_pid(cfg)
+        syncer._without_taken_ports = lambda services, current: services
+        client.apps["/clash"] = app("/clash", clash_port, [task(port=a.port)], labels={"HAPROXY_0_MODE": "http"})
+
+        assert syncer.full_sync() is False
+        with open(cfg.status_file) as handle:
+            st = json.load(handle)
+        print(st["errors"][0])
+        assert st["state"] == "error"
+        assert "HAProxy did not take the new configuration" in st["errors"][0]
+        assert f"app /clash port {clash_port}" in st["errors"][0]
+        assert st["last_failed_reload"]["ports_taken"]
+        assert Path(cfg.dynamic_config).read_text() == good  # the file says what HAProxy runs
+        assert _worker_pid(cfg) == pid
+        assert syncer.retry_soon is True
+        wait_serving(url, {"a"})  # the other app still serves
+
+        blocker.close()
+        assert syncer.full_sync() is True  # retried: now it takes
+        wait_serving(f"http://127.0.0.1:{clash_port}/", {"a"})
+        assert _worker_pid(cfg) != pid
+        with open(cfg.status_file) as handle:
+            st = json.load(handle)
+        assert st["state"] == "ok" and st["config"]["reload_verified"] is True
+    finally:
+        blocker.close()
+        a.close()

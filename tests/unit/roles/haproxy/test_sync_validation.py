@@ -8,29 +8,13 @@ import json
 import sys
 
 import pytest
-from haproxy_sync_helpers import app, reload_count, requires_haproxy, task
+from haproxy_sync_helpers import StaticClient, app, reload_count, requires_haproxy, task
 from marathon_haproxy_sync.haproxy import HAProxy
-from marathon_haproxy_sync.marathon import AppNotFound
 from marathon_haproxy_sync.render import assemble, error_apps, render_blocks
 from marathon_haproxy_sync.services import build_services
 from marathon_haproxy_sync.syncer import Syncer
 
 pytestmark = requires_haproxy
-
-
-class StaticClient:
-    """Stands in for MarathonClient: serves whatever apps the test sets."""
-
-    def __init__(self, apps=()):
-        self.apps = {a["id"]: a for a in apps}
-
-    def get_apps(self):
-        return list(self.apps.values())
-
-    def get_app(self, app_id):
-        if app_id not in self.apps:
-            raise AppNotFound(app_id)
-        return self.apps[app_id]
 
 
 def make_syncer(make_config, apps=(), **overrides):
