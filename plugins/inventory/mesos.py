@@ -213,12 +213,21 @@ def as_mapping(value: Any) -> dict[str, Any]:
     return result
 
 
+def _reason(error: str | None) -> str:
+    # "Could not reach any Mesos master endpoint for GET /x (http://h:p/x: [Errno 111] Connection refused)."
+    # -> "[Errno 111] Connection refused": the endpoint is named once, by the caller.
+    text = (error or "unknown error").rstrip(".")
+    if text.endswith(")") and ": " in text and "(" in text:
+        return text[text.index("(") + 1:-1].split(": ", 1)[-1]
+    return text
+
+
 def read_cluster(client: ApiClient) -> ClusterData:
     """Everything the inventory is made of, read from the masters (raises ApiError if none answers)."""
     masters = [probe_master(client, endpoint) for endpoint in client.endpoints]
     if not any(m["reachable"] for m in masters):
-        reasons = "; ".join("%s: %s" % (m["endpoint"], m["error"]) for m in masters) or "no endpoint given"
-        raise ApiError("No Mesos master answered (%s)." % reasons)
+        reasons = ", ".join("%s (%s)" % (m["endpoint"], _reason(m["error"])) for m in masters) or "no endpoint given"
+        raise ApiError("No Mesos master answered: %s." % reasons)
     slaves = client.get_json("/master/slaves") or {}
     maintenance = client.get_json("/master/maintenance/status") or {}
     return {
