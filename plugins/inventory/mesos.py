@@ -15,8 +15,8 @@ description:
     "the current leader" without a static inventory.
   - The leading master is found as the collection's modules find it (C(GET /master/redirect) asked of
     each endpoint in turn); the agents, their attributes, resources and status come from the leader's
-    C(/master/slaves), the maintenance state from C(/master/maintenance/status). One master down is
-    enough to still get the inventory as long as another answers.
+    C(/master/slaves), the maintenance state from C(/master/maintenance/status). One master that
+    answers is enough; masters that are down are listed as unreachable.
   - Each agent is a host named after its C(hostname). Each master is a host named after the host
     part of its endpoint URL; give each master by a distinct name.
   - Machines that are down for maintenance have no agent any more; they are listed with
