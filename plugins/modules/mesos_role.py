@@ -58,8 +58,8 @@ options:
     type: dict
   force:
     description:
-      - Mesos refuses guarantees that together exceed the cluster's resources; V(true) sets them
-        anyway.
+      - The C(force) field of C(UPDATE_QUOTA). When Mesos refuses guarantees that together exceed
+        the resources of the cluster, V(true) asks it to set them anyway.
     type: bool
     default: false
   state:
