@@ -6,7 +6,9 @@
 1. Render time: Marathon apps (each with an HTTP health check and healthy tasks) to the
    complete HAProxy file: choosing the tasks, refusing ports, rendering, assembling.
 2. `haproxy -c` time for that file (every sync that changes something pays it).
-3. Event-to-serving latency: a real HAProxy (master-worker, as Debian runs it) serves all the
+3. Event stream parsing: one deployment_info event of 1 MB, 5 MB and 10 MB (a plan naming
+   thousands of apps on one data line), fed in 64 KiB reads as the daemon reads the stream.
+4. Event-to-serving latency: a real HAProxy (master-worker, as Debian runs it) serves all the
    apps' frontends; the sync program runs as it does in production (event thread and worker,
    reloading HAProxy with SIGUSR2). Each round moves one app to a new backend in the fake
    Marathon, sends the status_update_event, and times until a request through HAProxy is
@@ -20,6 +22,7 @@ end. It is a benchmark, not a test: nothing here runs under pytest.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import resource
 import signal
@@ -40,6 +43,7 @@ sys.path.insert(0, str(HELPERS))
 from haproxy_sync_helpers import HAPROXY, FakeMarathon, QuietServer  # noqa: E402
 from marathon_haproxy_sync.config import Config  # noqa: E402
 from marathon_haproxy_sync.daemon import SyncDaemon  # noqa: E402
+from marathon_haproxy_sync.events import SSEParser, event_invalidation  # noqa: E402
 from marathon_haproxy_sync.render import assemble, render_blocks  # noqa: E402
 from marathon_haproxy_sync.services import build_services  # noqa: E402
 
@@ -144,6 +148,37 @@ def bench_check(cfg, text, workdir, repeat):
     return times
 
 
+def big_event(size):
+    """A deployment_info event of about `size` bytes, framed as Marathon sends it."""
+    one = len(json.dumps({"actions": [{"action": "RestartApplication", "app": "/bench/app000000"}]})) + 2
+    steps = [
+        {"actions": [{"action": "RestartApplication", "app": f"/bench/app{n:06d}"}]} for n in range(size // one + 1)
+    ]
+    body = json.dumps({"eventType": "deployment_info", "plan": {"id": "bench", "steps": steps}})
+    return f"event: deployment_info\r\ndata: {body}\r\n\r\n".encode()
+
+
+def bench_sse(sizes, chunk=65536, repeat=3):
+    for size in sizes:
+        raw = big_event(size)
+        times = []
+        for _ in range(repeat):
+            parser = SSEParser()
+            started = time.perf_counter()
+            events = []
+            for i in range(0, len(raw), chunk):
+                events += parser.feed(raw[i : i + chunk])
+            parsed = time.perf_counter() - started
+            apps = event_invalidation(*events[0]).apps
+            times.append((parsed, time.perf_counter() - started))
+        parse_ms = statistics.median(t[0] for t in times) * 1000
+        total_ms = statistics.median(t[1] for t in times) * 1000
+        print(
+            f"event stream: {len(raw) / 1e6:.1f} MB event parsed in {parse_ms:.1f} ms "
+            f"({total_ms:.1f} ms with its JSON and {len(apps)} apps invalidated), median of {repeat}"
+        )
+
+
 def wait_body(url, expected, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -163,7 +198,12 @@ def main(argv=None):
     parser.add_argument("--tasks", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=20, help="event-to-serving rounds (bounded)")
     parser.add_argument("--render-repeat", type=int, default=5)
+    parser.add_argument("--sse-only", action="store_true", help="only the event stream parsing figures")
     args = parser.parse_args(argv)
+
+    bench_sse([1_000_000, 5_000_000, 10_000_000])
+    if args.sse_only:
+        return 0
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

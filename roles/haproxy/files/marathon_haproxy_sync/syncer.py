@@ -481,6 +481,8 @@ class Syncer:
     def _adopt(self, current: str | None) -> bool:
         """After this program restarts: take the running worker as holding the file on disk when
         it has exactly the file's backends and, in each, the file's servers."""
+        if self.runtime is None:
+            return False
         try:
             backends = self.runtime.command("show backend").splitlines()
             state = self.runtime.command("show servers state").splitlines()
