@@ -230,6 +230,7 @@ class Chronos:
         self.framework_id = None
         self.heartbeat = 15.0
         self.last_subscribe = 0.0
+        self._waiting_sent = None
         self.tick_s = float(os.environ.get("STANDIN_TICK_SECONDS", "0.5"))
         self.router = fw.Router()
         r = self.router
@@ -488,11 +489,14 @@ class Chronos:
                 time.time() - self.last_subscribe >= self.heartbeat * 0.8:
             self._subscribe()
             self._subscribed_to = leader
+            self._waiting_sent = None
         state = self.master.get_json("/master/state")
         slaves = self.master.get_json("/master/slaves").get("slaves", [])
         tasks = {}
+        offers = None
         for f in state.get("frameworks", []):
             if f.get("id") == self.framework_id:
+                offers = f.get("offers")
                 for t in f.get("tasks", []) + f.get("completed_tasks", []):
                     tasks.setdefault(t["id"], t)
         launches = []
@@ -503,11 +507,23 @@ class Chronos:
             now = datetime.datetime.now(datetime.UTC)
             for job in list(self.jobs.values()):
                 if self._due(job, now):
-                    act = self._launch(job, slaves, job.pop("_attempt", 0))
+                    act = self._launch(job, slaves, job.pop("_attempt", 0), offers)
                     if act:
                         launches.append(act)
+            waiting = any(job.get("_runNow") for job in self.jobs.values())
+        self._revive_or_suppress(waiting)
         for act in launches:
             act()
+
+    def _revive_or_suppress(self, waiting):
+        """A job that could not start yet makes the role wait for resources (REVIVE);
+        nothing waiting: SUPPRESS (the mesos-master stand-in's allocator, tests/standins/README.md)."""
+        if waiting == self._waiting_sent:
+            return
+        kind = "REVIVE" if waiting else "SUPPRESS"
+        self.master.call({"type": kind, "framework_id": {"value": self.framework_id},
+                          kind.lower(): {"roles": [self.conf["mesos_role"]]}})
+        self._waiting_sent = waiting
 
     def _due(self, job, now):
         """Is the job to be started now? Advances the schedule of scheduled jobs."""
@@ -550,14 +566,25 @@ class Chronos:
         self._save(job)
         return True
 
-    def _launch(self, job, slaves, attempt=0):
+    def _launch(self, job, slaves, attempt=0, offers=None):
         agent = None
+        offered = {}  # agent id -> unreserved scalars offered to the role
+        for offer in offers or []:
+            for item in offer.get("resources_full") or []:
+                if item.get("type") == "SCALAR" and not item.get("reservations"):
+                    amounts = offered.setdefault(offer["slave_id"], {})
+                    amounts[item["name"]] = amounts.get(item["name"], 0.0) + item["scalar"]["value"]
         for s in sorted(slaves, key=lambda s: s["id"]):
             if not s.get("active", True):
                 continue
             res, used = s.get("resources") or {}, s.get("used_resources") or {}
-            if fw.scalar(res, "cpus") - fw.scalar(used, "cpus") + 1e-9 < job["cpus"] or \
-                    fw.scalar(res, "mem") - fw.scalar(used, "mem") + 1e-9 < job["mem"]:
+            if offers is not None:
+                free = offered.get(s["id"], {})
+                cpus, mem = free.get("cpus", 0.0), free.get("mem", 0.0)
+            else:
+                cpus = fw.scalar(res, "cpus") - fw.scalar(used, "cpus")
+                mem = fw.scalar(res, "mem") - fw.scalar(used, "mem")
+            if cpus + 1e-9 < job["cpus"] or mem + 1e-9 < job["mem"]:
                 continue
             attrs = dict(s.get("attributes") or {})
             attrs.setdefault("hostname", s.get("hostname"))
