@@ -256,3 +256,34 @@ def test_policy_needs_readwrite_credentials_and_survives_failover(mesos_factory,
     assert wait_until(lambda: get(second, "/master/weights", auth=("ops", "s3cret")).status == 200, 30)
     assert get(second, "/weights", auth=("ops", "s3cret")).json() == [{"role": "prod", "weight": 2.0}]
     assert get(second, "/quota", auth=("ops", "s3cret")).json()["infos"][0]["configs"][0]["role"] == "prod"
+
+
+def test_tasks_of_an_unreachable_agent_hold_nothing(mesos_factory):
+    """A quota role whose tasks were on a lost agent is below its guarantee again, even though
+    partition-aware frameworks see those tasks as TASK_UNREACHABLE (not terminal)."""
+    master = mesos_factory.master(quorum=1)
+    assert wait_until(lambda: get(master, "/master/state").status == 200, 15)
+    start_agent(mesos_factory, "agent-c.example", "cpus:2;mem:512;disk:100;ports:[31620-31629]")
+    doomed = start_agent(mesos_factory, "agent-d.example", "cpus:2;mem:512;disk:100;ports:[31630-31639]")
+    assert wait_until(lambda: len(slaves(master)) == 2, 20)
+    ids = {s["hostname"]: s["id"] for s in slaves(master)}
+    reply = http_request("POST", master.url(SCHED), {"type": "SUBSCRIBE", "subscribe": {"framework_info": {
+        "name": "prod-fw", "user": "root", "roles": ["prod"],
+        "capabilities": [{"type": "MULTI_ROLE"}, {"type": "PARTITION_AWARE"}]}}})
+    prod = Framework.__new__(Framework)
+    prod.master, prod.id, prod.n = master, reply.json()["subscribed"]["framework_id"]["value"], 0
+    batch = Framework(master, "batch-fw", ["batch"])
+    assert v1(master, {"type": "UPDATE_QUOTA", "update_quota": {"quota_configs": [
+        {"role": "prod", "guarantees": {"cpus": {"value": 1}}}]}}).status == 200
+    assert prod.launch(ids["agent-d.example"], "prod", [scalar("cpus", 1.0)]).status == 202
+    assert wait_until(lambda: [t["state"] for t in get(master, "/master/tasks").json()["tasks"]] == ["TASK_RUNNING"],
+                      15)
+    for fw, role in ((prod, "prod"), (batch, "batch")):
+        assert fw.call("REVIVE", {"roles": [role]}).status == 202
+    assert batch.offers() and not prod.offers()  # prod's guarantee is met: batch has the lower share
+    doomed.kill()
+    assert wait_until(lambda: [t["state"] for t in get(master, "/master/tasks").json()["tasks"]] ==
+                      ["TASK_UNREACHABLE"], 20)
+    roles = {r["name"]: r for r in get(master, "/roles").json()["roles"]}
+    assert roles["prod"]["resources"] == {}
+    assert prod.offers() and not batch.offers()
