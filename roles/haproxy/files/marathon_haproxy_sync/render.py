@@ -25,7 +25,10 @@ class AppBlock:
 
     app_id: str
     sections: str
-    vhost_rules: list[str] = field(default_factory=list)
+    vhost_acls: list[str] = field(default_factory=list)
+    # (order, line): routes with a path come first, so that a host's path-specific routes are
+    # tried before its catch-all route (use_backend rules apply in the order written).
+    vhost_routes: list[tuple[int, str]] = field(default_factory=list)
 
 
 def bind_text(address: str, port: int) -> str:
@@ -50,16 +53,25 @@ def render_service(svc: Service, cfg: Config) -> str:
         f"    mode {svc.mode}",
         f"    balance {svc.balance}",
     ]
+    if svc.sticky:
+        # marathon-lb's cookie, so that clients moving over keep their servers. Its value is the
+        # server's name (host_port), the same after every reload. HAProxy 2.6 cannot give a
+        # server added at runtime a cookie, so sticky backends change by reloads.
+        lines.append("    cookie mesosphere_server_id insert indirect nocache")
     if svc.mode == "http":
         # A killed task refuses connections until the next sync removes it: retry elsewhere.
         lines.append("    retry-on conn-failure empty-response response-timeout")
     options = f" {cfg.server_options}" if cfg.server_options else ""
     for host, port in svc.servers:
-        lines.append(f"    server {safe_name(host)}_{port} {bind_text(host, port)}{options}")
+        name = f"{safe_name(host)}_{port}"
+        cookie = f" cookie {name}" if svc.sticky else ""
+        lines.append(f"    server {name} {bind_text(host, port)}{options}{cookie}")
     for host, port in svc.backups:
         # Its own name: when the task turns healthy, the active server is added beside it (the
         # runtime API cannot change a server's backup flag) and the backup is removed.
-        lines.append(f"    server {safe_name(host)}_{port}_backup {bind_text(host, port)}{options} backup")
+        name = f"{safe_name(host)}_{port}_backup"
+        cookie = f" cookie {name}" if svc.sticky else ""
+        lines.append(f"    server {name} {bind_text(host, port)}{options} backup{cookie}")
     lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -72,8 +84,12 @@ def render_blocks(services: Iterable[Service], cfg: Config) -> dict[str, AppBloc
         block.sections += render_service(svc, cfg)
         if svc.vhosts:
             acl = f"host_{svc.name}"
-            block.vhost_rules.append(f"    acl {acl} req.hdr(host),field(1,:) -i {' '.join(svc.vhosts)}")
-            block.vhost_rules.append(f"    use_backend {svc.name} if {acl}")
+            block.vhost_acls.append(f"    acl {acl} req.hdr(host),field(1,:) -i {' '.join(svc.vhosts)}")
+            if svc.paths:
+                block.vhost_acls.append(f"    acl path_{svc.name} path_beg {' '.join(svc.paths)}")
+                block.vhost_routes.append((0, f"    use_backend {svc.name} if {acl} path_{svc.name}"))
+            else:
+                block.vhost_routes.append((1, f"    use_backend {svc.name} if {acl}"))
     return blocks
 
 
@@ -85,7 +101,12 @@ def assemble(blocks: dict[str, AppBlock], cfg: Config) -> tuple[str, list[str | 
         text = blocks[app_id].sections
         out.append(text)
         owners += [app_id] * text.count("\n")
-    rules = [(app_id, r) for app_id in sorted(blocks) for r in blocks[app_id].vhost_rules]
+    acls = [(app_id, line) for app_id in sorted(blocks) for line in blocks[app_id].vhost_acls]
+    routes = sorted(
+        ((order, app_id, line) for app_id in sorted(blocks) for order, line in blocks[app_id].vhost_routes),
+        key=lambda route: (route[0], route[1]),
+    )
+    rules = acls + [(app_id, line) for _order, app_id, line in routes]
     if rules and cfg.vhost_port:
         head = [
             "# HTTP virtual hosts (HAPROXY_{n}_VHOST labels)",

@@ -19,6 +19,9 @@ HTTP_CHECK_PROTOCOLS = {"HTTP", "MESOS_HTTP"}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _VHOST = re.compile(r"^[A-Za-z0-9*]([A-Za-z0-9*.-]*[A-Za-z0-9])?$")
+# A path prefix for path_beg: no spaces, no '#' (a comment to HAProxy), no backslash or quote.
+_PATH = re.compile(r"^/[^\s#\\\"']*$")
+_PATH_FLAGS = {"-i"}
 
 
 @dataclass
@@ -31,6 +34,10 @@ class Service:
     balance: str = "roundrobin"
     bind_address: str = ""
     vhosts: list[str] = field(default_factory=list)
+    # HAPROXY_{n}_PATH: path_beg patterns (and flags such as -i) routed on the vhost frontend.
+    paths: list[str] = field(default_factory=list)
+    # HAPROXY_{n}_STICKY: a client keeps its server (a cookie HAProxy inserts).
+    sticky: bool = False
     servers: list[Address] = field(default_factory=list)
     backups: list[Address] = field(default_factory=list)  # tasks not yet checked
 
@@ -169,6 +176,18 @@ def build_services(apps: Iterable[App], cfg: Config) -> tuple[list[Service], lis
                 refuse(f"HAPROXY_{index}_VHOST has an invalid host name {bad_vhosts[0]!r}")
                 continue
 
+            paths = (_label(labels, index, "PATH") or "").split()
+            bad_paths = [p for p in paths if p not in _PATH_FLAGS and not _PATH.match(p)]
+            if bad_paths:
+                refuse(f"HAPROXY_{index}_PATH has an invalid path {bad_paths[0]!r} (paths start with /)")
+                continue
+            if paths and not vhosts:
+                refuse(f"HAPROXY_{index}_PATH needs HAPROXY_{index}_VHOST: paths are routed on the virtual-host port")
+                continue
+            if paths and not [p for p in paths if p not in _PATH_FLAGS]:
+                refuse(f"HAPROXY_{index}_PATH names no path")
+                continue
+
             mode = (_label(labels, index, "MODE") or ("http" if vhosts else "tcp")).strip().lower()
             for check in checks:
                 if check.get("portIndex", 0) == index and check.get("protocol", "") in HTTP_CHECK_PROTOCOLS:
@@ -197,6 +216,8 @@ def build_services(apps: Iterable[App], cfg: Config) -> tuple[list[Service], lis
                     balance=balance,
                     bind_address=(_label(labels, index, "BIND_ADDR") or cfg.bind_address).strip(),
                     vhosts=vhosts if mode == "http" else [],
+                    paths=paths if mode == "http" else [],
+                    sticky=mode == "http" and _is_true(_label(labels, index, "STICKY") or "false"),
                     servers=sorted(set(servers)),
                     backups=sorted(set(backups) - set(servers)),
                 )

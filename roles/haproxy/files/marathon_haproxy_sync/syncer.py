@@ -448,6 +448,11 @@ class Syncer:
         new_skeleton, new = split_servers(text)
         if old_skeleton != new_skeleton:
             return False
+        changed = [b for b in sorted(set(old) | set(new)) if old.get(b) != new.get(b)]
+        sticky = [b for b in changed if any(" cookie " in line for line in new.get(b, {}).values())]
+        if sticky:
+            LOG.info("sticky backend %s changed its servers: reloading (no runtime cookies in HAProxy 2.6)", sticky[0])
+            return False
         added = drained = 0
         try:
             for backend in sorted(set(old) | set(new)):

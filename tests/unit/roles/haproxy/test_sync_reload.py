@@ -13,6 +13,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -435,3 +436,89 @@ def test_a_reload_whose_new_worker_cannot_start_is_detected_and_reported(haproxy
     finally:
         blocker.close()
         a.close()
+
+
+# -- marathon-lb's routing labels, through a real HAProxy ---------------------------------------
+
+
+def get(url, host=None, cookie=None):
+    headers = {}
+    if host:
+        headers["Host"] = host
+    if cookie:
+        headers["Cookie"] = cookie
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=3) as resp:
+            return resp.status, resp.read().decode(), resp.headers.get("Set-Cookie")
+    except urllib.error.HTTPError as exc:
+        return exc.code, "", None
+
+
+API_LABELS = {"HAPROXY_0_VHOST": "shop.test", "HAPROXY_0_PATH": "/api /v2"}
+
+
+def test_path_routing_sends_a_hosts_paths_to_their_app(haproxy_mw, tmp_path):
+    """HAPROXY_{n}_PATH (with HAPROXY_{n}_VHOST): on the virtual-host port, requests for the
+    host whose path begins with one of the app's paths go to it; the host's other requests go
+    to the app that has the host without a path; other hosts get no backend (503)."""
+    cfg, _proc = haproxy_mw
+    cfg = dataclasses.replace(_runtime_config(cfg, tmp_path), vhost_port=free_port())
+    api, site = Backend("api"), Backend("site")
+    apps = [
+        app(
+            "/api",
+            free_port(),
+            [task(port=api.port)],
+            labels={"HAPROXY_0_VHOST": "shop.test", "HAPROXY_0_PATH": "/api /v2"},
+        ),
+        app("/site", free_port(), [task(port=site.port)], labels={"HAPROXY_0_VHOST": "shop.test"}),
+    ]
+    syncer = Syncer(cfg, StaticClient(apps), HAProxy(cfg))
+    vhost = f"http://127.0.0.1:{cfg.vhost_port}"
+    try:
+        assert syncer.full_sync() is True
+        wait_serving(f"http://127.0.0.1:{apps[0]['portDefinitions'][0]['port']}/", {"api"})
+        assert get(f"{vhost}/api/orders", host="shop.test")[:2] == (200, "api")
+        assert get(f"{vhost}/v2/x", host="shop.test:8080")[:2] == (200, "api")
+        assert get(f"{vhost}/", host="shop.test")[:2] == (200, "site")
+        assert get(f"{vhost}/apix", host="shop.test")[:2] == (200, "api")  # path_beg: a prefix
+        assert get(f"{vhost}/basket", host="shop.test")[:2] == (200, "site")
+        assert get(f"{vhost}/api/orders", host="other.test")[0] == 503
+    finally:
+        api.close()
+        site.close()
+
+
+def test_sticky_sessions_keep_a_client_on_its_task_across_task_changes(haproxy_mw, tmp_path):
+    """HAPROXY_{n}_STICKY: HAProxy sets marathon-lb's cookie (mesosphere_server_id); a client
+    sending it back stays on its task, also after another task is added (a reload: HAProxy
+    2.6 cannot give a server added at runtime a cookie)."""
+    cfg, _proc = haproxy_mw
+    cfg = _runtime_config(cfg, tmp_path)
+    one, two, three = Backend("one"), Backend("two"), Backend("three")
+    port = free_port()
+    labels = {"HAPROXY_0_MODE": "http", "HAPROXY_0_STICKY": "true"}
+    sticky = app("/sticky", port, [task(port=one.port), task(port=two.port)], labels=labels)
+    syncer = Syncer(cfg, StaticClient([sticky]), HAProxy(cfg))
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        assert syncer.full_sync() is True
+        wait_serving(url, {"one", "two"})
+        status, first, set_cookie = get(url)
+        assert status == 200 and set_cookie.startswith("mesosphere_server_id=")
+        cookie = set_cookie.split(";")[0]
+        assert {get(url, cookie=cookie)[1] for _ in range(10)} == {first}
+        assert {get(url)[1] for _ in range(10)} == {"one", "two"}  # without it: balanced
+
+        pid = _worker_pid(cfg)
+        sticky["tasks"].append(task(port=three.port))
+        assert syncer.full_sync() is True
+        wait_serving(url, {"three"})
+        assert _worker_pid(cfg) != pid and syncer.status["config"]["reload_verified"] is True
+        assert {get(url, cookie=cookie)[1] for _ in range(10)} == {first}
+        answers = [get(url) for _ in range(6)]
+        cookie3 = next(c for _s, body, c in answers if body == "three").split(";")[0]
+        assert {get(url, cookie=cookie3)[1] for _ in range(5)} == {"three"}
+    finally:
+        for b in (one, two, three):
+            b.close()

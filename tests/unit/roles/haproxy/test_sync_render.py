@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
 from haproxy_sync_helpers import HAPROXY, app, requires_haproxy, task
 from marathon_haproxy_sync.render import assemble, render_blocks
 from marathon_haproxy_sync.services import build_services, service_ports, task_ready, task_starting
@@ -159,3 +160,50 @@ def test_rendered_configuration_passes_haproxy_check(make_config, tmp_path):
         [HAPROXY, "-c", "-f", cfg.base_configs[0], "-f", str(path)], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("labels", "reason"),
+    [
+        ({"HAPROXY_0_PATH": "/api"}, "HAPROXY_0_PATH needs HAPROXY_0_VHOST"),
+        ({"HAPROXY_0_VHOST": "a.test", "HAPROXY_0_PATH": "api"}, "invalid path 'api'"),
+        ({"HAPROXY_0_VHOST": "a.test", "HAPROXY_0_PATH": "/a#b"}, "invalid path '/a#b'"),
+        ({"HAPROXY_0_VHOST": "a.test", "HAPROXY_0_PATH": "-i"}, "names no path"),
+        ({"HAPROXY_0_VHOST": "a.test", "HAPROXY_0_PATH": "/a\nbind :1"}, "line break or control character"),
+    ],
+)
+def test_bad_paths_are_refused_with_a_reason(make_config, labels, reason):
+    _cfg, services, rejected = build(make_config, [app("/web", 10000, [task()], labels=labels)])
+    assert services == []
+    assert reason in rejected[0].reason
+
+
+def test_path_routes_come_before_the_hosts_catch_all(make_config):
+    apps = [
+        app("/a-site", 10000, [task(port=31000)], labels={"HAPROXY_0_VHOST": "shop.test"}),
+        app("/b-api", 10001, [task(port=31001)], labels={"HAPROXY_0_VHOST": "shop.test", "HAPROXY_0_PATH": "-i /api"}),
+    ]
+    cfg, services, _rejected = build(make_config, apps)
+    text, owners = assemble(render_blocks(services, cfg), cfg)
+    lines = text.splitlines()
+    routes = [ln.strip() for ln in lines if ln.strip().startswith("use_backend")]
+    assert routes == [
+        "use_backend marathon_b-api_10001 if host_marathon_b-api_10001 path_marathon_b-api_10001",
+        "use_backend marathon_a-site_10000 if host_marathon_a-site_10000",
+    ]
+    assert "    acl path_marathon_b-api_10001 path_beg -i /api" in lines
+    # Every routing line still belongs to its app (haproxy -c errors are pinned on it).
+    assert owners[lines.index("    " + routes[0])] == "/b-api"
+
+
+def test_sticky_backends_set_marathon_lbs_cookie_on_every_server(make_config):
+    labels = {"HAPROXY_0_MODE": "http", "HAPROXY_0_STICKY": "true"}
+    web = app("/web", 10000, [task(port=31000), task(port=31001)], labels=labels)
+    cfg, services, _rejected = build(make_config, [web])
+    text, _owners = assemble(render_blocks(services, cfg), cfg)
+    assert "    cookie mesosphere_server_id insert indirect nocache" in text.splitlines()
+    assert "server 127.0.0.1_31000 127.0.0.1:31000 cookie 127.0.0.1_31000" in text
+    assert "server 127.0.0.1_31001 127.0.0.1:31001 cookie 127.0.0.1_31001" in text
+    tcp = {"HAPROXY_0_MODE": "tcp", "HAPROXY_0_STICKY": "true"}  # cookies need HTTP
+    _cfg, services, _rejected = build(make_config, [app("/db", 10001, [task()], labels=tcp)])
+    assert services[0].sticky is False
