@@ -149,7 +149,6 @@ def error_apps(output: str, path: str, owners: list[str | None]) -> tuple[set[st
     return apps, pinned
 
 
-
 def frontends(text: str | None) -> dict[str, str]:
     """The apps' frontends in a rendered file: {name: app id} (the vhost frontend left out)."""
     found: dict[str, str] = {}

@@ -149,9 +149,9 @@ def test_daemon_follows_events_and_fails_over_to_the_new_leader(make_config, mar
         store["/web"]["tasks"] = [task(port=31003)]
         second.emit("health_status_changed_event", {"appId": "/web", "alive": True})
         wait_for(lambda: "127.0.0.1:31003" in dynamic() and "31000" not in dynamic(), timeout=2.0)
-        with open(cfg.status_file) as handle:
-            st = json.load(handle)
-        assert st["marathon"] == {"url": second.url, "events_connected": True}
+        # The status file is written by each sync, the sync of that event ending just after the file.
+        connected = {"url": second.url, "events_connected": True}
+        st = wait_for(lambda: (lambda s: s if s["marathon"] == connected else None)(json.loads(read(cfg.status_file))))
         assert st["state"] == "ok"
     finally:
         daemon.stop()

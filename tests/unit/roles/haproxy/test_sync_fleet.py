@@ -12,7 +12,7 @@ from marathon_haproxy_sync.daemon import Backoff, SyncDaemon, Trigger
 
 def test_backoff_doubles_to_its_cap_with_jitter():
     backoff = Backoff(1.0, 30.0, random.Random(7))
-    delays = [backoff.next() for _ in range(8)]
+    delays = [backoff.next() for _attempt in range(8)]
     ceilings = [1, 2, 4, 8, 16, 30, 30, 30]
     print("delays:", ", ".join(f"{d:.2f}" for d in delays))
     for delay, ceiling in zip(delays, ceilings, strict=True):
@@ -34,7 +34,7 @@ def test_a_fleet_reconnecting_at_one_instant_spreads_out():
 def test_the_reconcile_interval_is_jittered(make_config):
     cfg = make_config(reconcile_interval=30.0, reconcile_jitter=0.2)
     daemon = SyncDaemon(cfg, rng=random.Random(3))
-    intervals = [daemon.next_reconcile() for _ in range(200)]
+    intervals = [daemon.next_reconcile() for _attempt in range(200)]
     assert all(24.0 <= i <= 36.0 for i in intervals)
     assert max(intervals) - min(intervals) > 6.0
 

@@ -70,7 +70,7 @@ def test_counters_move_with_events_and_syncs(make_config, marathons):
         assert before["marathon_haproxy_sync_event_stream_connected"] == 1
 
         store["/web"]["tasks"].append(task(port=31001))
-        for _ in range(3):
+        for _attempt in range(3):
             m.emit("status_update_event", {"appId": "/web", "taskStatus": "TASK_RUNNING"})
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:

@@ -507,18 +507,18 @@ def test_sticky_sessions_keep_a_client_on_its_task_across_task_changes(haproxy_m
         status, first, set_cookie = get(url)
         assert status == 200 and set_cookie.startswith("mesosphere_server_id=")
         cookie = set_cookie.split(";")[0]
-        assert {get(url, cookie=cookie)[1] for _ in range(10)} == {first}
-        assert {get(url)[1] for _ in range(10)} == {"one", "two"}  # without it: balanced
+        assert {get(url, cookie=cookie)[1] for _attempt in range(10)} == {first}
+        assert {get(url)[1] for _attempt in range(10)} == {"one", "two"}  # without it: balanced
 
         pid = _worker_pid(cfg)
         sticky["tasks"].append(task(port=three.port))
         assert syncer.full_sync() is True
         wait_serving(url, {"three"})
         assert _worker_pid(cfg) != pid and syncer.status["config"]["reload_verified"] is True
-        assert {get(url, cookie=cookie)[1] for _ in range(10)} == {first}
-        answers = [get(url) for _ in range(6)]
+        assert {get(url, cookie=cookie)[1] for _attempt in range(10)} == {first}
+        answers = [get(url) for _attempt in range(6)]
         cookie3 = next(c for _s, body, c in answers if body == "three").split(";")[0]
-        assert {get(url, cookie=cookie3)[1] for _ in range(5)} == {"three"}
+        assert {get(url, cookie=cookie3)[1] for _attempt in range(5)} == {"three"}
     finally:
         for b in (one, two, three):
             b.close()
