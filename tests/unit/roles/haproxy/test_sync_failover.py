@@ -151,8 +151,12 @@ def test_daemon_follows_events_and_fails_over_to_the_new_leader(make_config, mar
         wait_for(lambda: "127.0.0.1:31003" in dynamic() and "31000" not in dynamic(), timeout=2.0)
         # The status file is written by each sync, the sync of that event ending just after the file.
         connected = {"url": second.url, "events_connected": True}
-        st = wait_for(lambda: (lambda s: s if s["marathon"] == connected else None)(json.loads(read(cfg.status_file))))
-        assert st["state"] == "ok"
+
+        def status_when_connected():
+            st = json.loads(read(cfg.status_file))
+            return st if st["marathon"] == connected else None
+
+        assert wait_for(status_when_connected)["state"] == "ok"
     finally:
         daemon.stop()
 
