@@ -13,7 +13,9 @@ Every interval it checks each service on its own:
 It runs until the stop file exists (or max-seconds), then writes
 {"rounds", "failures": [...], "services": {NAME: {"gaps": [...], "leaders": [...]}}}:
 a gap is a stretch of failed polls of one service with its length in seconds and what was
-seen first; leaders lists each leader in the order they were seen (a change adds one).
+seen first; leaders lists each leader in the order they were seen (a change adds one);
+max_down is the most members of the service that refused connections at one poll (a member
+electing or without a leader still answers, so it is not down).
 Standard library only.
 """
 
@@ -53,67 +55,78 @@ def srvr_mode(hostport, timeout=1.0):
 
 
 def check_zookeeper(members):
-    modes = {}
+    modes, down = {}, 0
     for member in members:
         try:
             modes[member] = srvr_mode(member)
         except OSError:
             modes[member] = None
+            down += 1
     serving = [m for m, mode in modes.items() if mode in ("leader", "follower", "standalone")]
     leaders = [m for m, mode in modes.items() if mode in ("leader", "standalone")]
     if len(serving) * 2 <= len(members) or len(leaders) != 1:
-        return None, f"zookeeper: {len(serving)} of {len(members)} serve, leaders {leaders}"
-    return leaders[0], None
+        return None, f"zookeeper: {len(serving)} of {len(members)} serve, leaders {leaders}", down
+    return leaders[0], None, down
 
 
 def check_mesos(masters, min_agents):
-    leaders = set()
+    leaders, problems, down = set(), [], 0
     for master in masters:
         try:
             status, location, _ = get(master, "/master/redirect")
         except OSError as exc:
-            return None, f"mesos: master {master} unreachable: {exc}"
+            problems.append(f"mesos: master {master} unreachable: {exc}")
+            down += 1
+            continue
         if status != 307 or not location:
-            return None, f"mesos: master {master} knows no leader ({status})"
+            problems.append(f"mesos: master {master} knows no leader ({status})")
+            continue
         leaders.add(location.lstrip("/").split("/")[0].replace("http:", ""))
+    if problems:
+        return None, problems[0], down
     if len(leaders) != 1:
-        return None, f"mesos: masters name {len(leaders)} leaders: {sorted(leaders)}"
+        return None, f"mesos: masters name {len(leaders)} leaders: {sorted(leaders)}", down
     leader = leaders.pop()
     try:
         _, _, body = get(leader, "/metrics/snapshot")
         metrics = json.loads(body)
     except (OSError, ValueError) as exc:
-        return None, f"mesos: leader {leader} metrics unreadable: {exc}"
+        return None, f"mesos: leader {leader} metrics unreadable: {exc}", down
     if metrics.get("master/elected") != 1.0:
-        return None, f"mesos: leader {leader} is not elected"
+        return None, f"mesos: leader {leader} is not elected", down
     if metrics.get("master/slaves_active", 0) < min_agents:
-        return None, f"mesos: leader {leader} has {metrics.get('master/slaves_active')} active agents"
-    return leader, None
+        return None, f"mesos: leader {leader} has {metrics.get('master/slaves_active')} active agents", down
+    return leader, None, down
 
 
 def check_framework(kind, endpoints, path):
-    named = set()
+    named, down = set(), 0
     for endpoint in endpoints:
         try:
             status, _, body = get(endpoint, path)
             named.add(json.loads(body).get("leader") if status == 200 else f"HTTP {status}")
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            named.add(f"error {exc}")
+            down += 1
+        except ValueError as exc:
             named.add(f"error {exc}")
     if len(named) != 1 or any(str(n).startswith(("HTTP", "error")) or not n for n in named):
-        return None, f"{kind}: instances disagree: {sorted(map(str, named))}"
-    return named.pop(), None
+        return None, f"{kind}: instances disagree: {sorted(map(str, named))}", down
+    return named.pop(), None, down
 
 
 class Service:
     """Gaps and leader changes of one service."""
 
     def __init__(self):
+        self.max_down = 0
         self.gaps = []
         self.leaders = []
         self._gap_start = None
         self._gap_problem = None
 
-    def record(self, now, leader, problem):
+    def record(self, now, leader, problem, down):
+        self.max_down = max(self.max_down, down)
         if problem:
             if self._gap_start is None:
                 self._gap_start, self._gap_problem = now, problem
@@ -129,7 +142,8 @@ class Service:
             self._gap_start = None
 
     def report(self):
-        return {"gaps": self.gaps, "leaders": self.leaders, "leader_changes": max(0, len(self.leaders) - 1),
+        return {"max_down": self.max_down, "gaps": self.gaps, "leaders": self.leaders,
+                "leader_changes": max(0, len(self.leaders) - 1),
                 "longest_gap": max([g["seconds"] for g in self.gaps] or [0])}
 
 
@@ -162,8 +176,8 @@ def main():
     while not os.path.exists(args.stop_file) and time.monotonic() < deadline:
         rounds += 1
         for name, check in checks.items():
-            leader, problem = check()
-            services[name].record(time.time(), leader, problem)
+            leader, problem, down = check()
+            services[name].record(time.time(), leader, problem, down)
             if problem:
                 failures.append({"time": time.strftime("%H:%M:%S"), "problem": problem})
         time.sleep(args.interval)

@@ -7,8 +7,9 @@ health endpoint on the host itself (roles/haproxy/tasks/service.yml).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
