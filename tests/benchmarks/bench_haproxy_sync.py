@@ -25,7 +25,6 @@ import argparse
 import json
 import random
 import resource
-import signal
 import socket
 import statistics
 import subprocess
@@ -40,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HELPERS = ROOT / "tests" / "unit" / "roles" / "haproxy"
 sys.path.insert(0, str(HELPERS))
-from haproxy_sync_helpers import HAPROXY, FakeMarathon, QuietServer  # noqa: E402
+from haproxy_sync_helpers import HAPROXY, FakeMarathon, MasterWorker, QuietServer  # noqa: E402
 from marathon_haproxy_sync.config import Config  # noqa: E402
 from marathon_haproxy_sync.daemon import SyncDaemon  # noqa: E402
 from marathon_haproxy_sync.events import SSEParser, event_invalidation  # noqa: E402
@@ -211,28 +210,8 @@ def main(argv=None):
     workdir = tempfile.mkdtemp(prefix="bench-haproxy-sync-")
     first_port = free_block(address, args.apps)
     stats_port = free_block(address, 1)
-    base = Path(workdir) / "base.cfg"
-    base.write_text(
-        f"""global
-    log stderr local0 err
-    maxconn 2000
-    stats socket {workdir}/admin.sock mode 600 level admin expose-fd listeners
-defaults
-    mode tcp
-    timeout connect 2s
-    timeout client 10s
-    timeout server 10s
-    retries 3
-    option redispatch 1
-    default-server init-addr last,libc,none
-listen stats
-    bind {address}:{stats_port}
-    mode http
-    monitor-uri /_haproxy_health_check
-"""
-    )
-    dynamic = Path(workdir) / "marathon.cfg"
-    dynamic.write_text("# empty\n")
+    haproxy = MasterWorker(workdir, address=address, stats_port=stats_port, maxconn=2000).write()
+    base, dynamic = haproxy.base, haproxy.dynamic
     print(f"apps: {args.apps}, tasks per app: {args.tasks}, listening on {address}, work dir {workdir}")
 
     cfg = Config.from_dict(
@@ -267,23 +246,10 @@ listen stats
     # 3: event to serving, through a real HAProxy and the running sync program.
     backends = [Backend(address, "blue"), Backend(address, "green")]
     marathon = FakeMarathon(apps)
-    proc = subprocess.Popen(
-        [HAPROXY, "-W", "-f", str(base), "-f", str(dynamic), "-S", f"{workdir}/master.sock"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    # SIGUSR2 before HAProxy has set up its handlers would kill it: wait until it serves.
-    health = f"http://{address}:{stats_port}/_haproxy_health_check"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(health, timeout=1).read()
-            break
-        except OSError:
-            time.sleep(0.05)
+    haproxy.start()
     cfg.marathon_urls = [marathon.url]
-    cfg.reload_command = ["/bin/kill", "-USR2", str(proc.pid)]
-    cfg.admin_socket = f"{workdir}/admin.sock"
+    cfg.reload_command = haproxy.reload_command
+    cfg.admin_socket = haproxy.admin_socket
     target = "/bench/app0000"
     url = f"http://{address}:{first_port}/"
     apps[target]["labels"]["HAPROXY_0_MODE"] = "http"
@@ -312,12 +278,7 @@ listen stats
     finally:
         daemon.stop()
         marathon.close()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        haproxy.stop()
         for b in backends:
             b.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

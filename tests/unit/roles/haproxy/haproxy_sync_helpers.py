@@ -12,8 +12,11 @@ import base64
 import json
 import shutil
 import socket
+import subprocess
 import sys
 import threading
+import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -206,3 +209,76 @@ class StaticClient:
         if app_id not in self.apps:
             raise AppNotFound(app_id)
         return self.apps[app_id]
+
+
+class MasterWorker:
+    """A real HAProxy in master-worker mode, as Debian's unit runs it: the role's essentials
+    (admin socket with expose-fd listeners, redispatch, a stats listener with the health URI),
+    the base file plus the dynamic file, a master CLI socket. Used by the unit tests and the
+    benchmark. `write()` lays the files down; `start()` runs HAProxy until it serves."""
+
+    def __init__(self, workdir, address="127.0.0.1", stats_port=None, maxconn=None):
+        self.workdir = Path(workdir)
+        self.address = address
+        self.stats_port = stats_port or free_port()
+        self.maxconn = maxconn
+        self.base = self.workdir / "base-mw.cfg"
+        self.dynamic = self.workdir / "marathon.cfg"
+        self.admin_socket = str(self.workdir / "admin.sock")
+        self.master_socket = str(self.workdir / "master.sock")
+        self.proc = None
+
+    def write(self):
+        limit = f"    maxconn {self.maxconn}\n" if self.maxconn else ""
+        self.base.write_text(
+            f"""global
+    log stderr local0 err
+{limit}    stats socket {self.admin_socket} mode 600 level admin expose-fd listeners
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+    retries 3
+    option redispatch 1
+    default-server init-addr last,libc,none
+listen stats
+    bind {self.address}:{self.stats_port}
+    mode http
+    monitor-uri /_haproxy_health_check
+"""
+        )
+        self.dynamic.write_text("# empty until the first sync\n")
+        return self
+
+    @property
+    def reload_command(self):
+        return ["/bin/kill", "-USR2", str(self.proc.pid)]
+
+    def start(self, timeout=30):
+        self.proc = subprocess.Popen(
+            [HAPROXY, "-W", "-f", str(self.base), "-f", str(self.dynamic), "-S", self.master_socket],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        # SIGUSR2 before HAProxy has set up its handlers would kill it: wait until it serves.
+        health = f"http://{self.address}:{self.stats_port}/_haproxy_health_check"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(health, timeout=1).read()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"HAProxy did not serve {health} within {timeout}s")
+
+    def stop(self):
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)

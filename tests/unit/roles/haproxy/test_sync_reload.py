@@ -8,9 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import signal
 import socket
-import subprocess
 import threading
 import time
 import urllib.error
@@ -19,7 +17,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from haproxy_sync_helpers import HAPROXY, QuietServer, StaticClient, app, free_port, requires_haproxy, task
+from haproxy_sync_helpers import MasterWorker, QuietServer, StaticClient, app, free_port, requires_haproxy, task
 from marathon_haproxy_sync.haproxy import HAProxy, RuntimeAPI, split_servers
 from marathon_haproxy_sync.syncer import Syncer
 
@@ -101,57 +99,17 @@ class Load:
 @pytest.fixture
 def haproxy_mw(make_config, tmp_path):
     """HAProxy master-worker with the role's essentials: expose-fd listeners, redispatch."""
-    stats_port = free_port()
-    base = tmp_path / "base-mw.cfg"
-    base.write_text(
-        f"""global
-    log stderr local0 err
-    stats socket {tmp_path}/admin.sock mode 600 level admin expose-fd listeners
-    pidfile {tmp_path}/haproxy.pid
-defaults
-    mode tcp
-    timeout connect 2s
-    timeout client 10s
-    timeout server 10s
-    retries 3
-    option redispatch 1
-    default-server init-addr last,libc,none
-listen stats
-    bind 127.0.0.1:{stats_port}
-    mode http
-    monitor-uri /_haproxy_health_check
-"""
-    )
-    dynamic = tmp_path / "marathon.cfg"
-    dynamic.write_text("# empty until the first sync\n")
-    proc = subprocess.Popen(
-        [HAPROXY, "-W", "-f", str(base), "-f", str(dynamic), "-S", f"{tmp_path}/master.sock"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{stats_port}/_haproxy_health_check", timeout=1).read()
-            break
-        except OSError:
-            time.sleep(0.05)
-    reload_cmd = ["/bin/kill", "-USR2", str(proc.pid)]
+    haproxy = MasterWorker(tmp_path).write().start(timeout=10)
     cfg = make_config(
-        base_configs=[str(base)],
-        dynamic_config=str(dynamic),
-        reload_command=reload_cmd,
-        stats_port=stats_port,
+        base_configs=[str(haproxy.base)],
+        dynamic_config=str(haproxy.dynamic),
+        reload_command=haproxy.reload_command,
+        stats_port=haproxy.stats_port,
         bind_address="127.0.0.1",
         server_options="check inter 2s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down",
     )
-    yield cfg, proc
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+    yield cfg, haproxy.proc
+    haproxy.stop()
 
 
 def http_app(*backends):
