@@ -302,7 +302,12 @@ def main(argv: list[str] | None = None) -> int:
         cfg.group,
         cfg.dynamic_config,
     )
-    daemon.start()
+    try:
+        daemon.start()
+    except OSError as exc:
+        LOG.error("cannot serve metrics on %s:%s: %s", cfg.metrics_address, cfg.metrics_port, exc)
+        daemon.stop()
+        return 1
     while not done.wait(1.0):
         pass
     daemon.stop()

@@ -3,7 +3,9 @@ with `python3 -m`, needing nothing beyond Python's standard library."""
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 import subprocess
 import sys
 
@@ -66,3 +68,25 @@ def test_every_module_uses_the_standard_library_only():
     outside = sorted(loaded - set(sys.stdlib_module_names) - {"marathon_haproxy_sync"})
     assert "marathon_haproxy_sync" in loaded and len(modules) >= 8
     assert outside == []
+
+
+def test_a_taken_metrics_port_is_a_sentence_not_a_traceback(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config = tmp_path / "config.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "marathon_urls": ["http://127.0.0.1:1"],
+                    "status_file": str(tmp_path / "status.json"),
+                    "dynamic_config": str(tmp_path / "marathon.cfg"),
+                    "metrics_port": port,
+                }
+            )
+        )
+        proc = run_module("--config", str(config), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in proc.stderr
+    assert "Traceback" not in proc.stderr
