@@ -112,6 +112,14 @@ restart_pending:
   returned: always
   type: bool
   sample: true
+check_mode:
+  description:
+    - Whether the task ran in check mode, from C(--check) or from the play's or task's
+      C(check_mode) (the variable C(ansible_check_mode) tells only the first). A caller that
+      writes nothing in check mode uses it to report, rather than do, a restart.
+  returned: always
+  type: bool
+  sample: false
 """
 
 import os
@@ -220,6 +228,7 @@ def main() -> None:
         changed_paths=changed_paths,
         missing=missing,
         restart_pending=bool(active and changed_paths),
+        check_mode=module.check_mode,
     )
     module.exit_json(**result)
 

@@ -139,7 +139,7 @@ def test_unknown_unit_is_inactive_not_a_failure(run_module, systemd, conf):
     result, failed = run(run_module, [conf / "zoo.cfg"], service="nope")
     assert not failed
     assert result == dict(changed=False, active=False, started=None, changed_paths=[], missing=[],
-                          restart_pending=False)
+                          restart_pending=False, check_mode=False)
 
 
 def test_falls_back_to_active_enter_when_exec_main_is_zero(run_module, systemd, conf):
@@ -177,3 +177,12 @@ def test_check_mode_reports_the_same(run_module, systemd, conf):
     assert not failed
     assert result["restart_pending"] is True
     assert result["changed"] is False
+
+
+def test_reports_check_mode_from_a_play_or_task_too(run_module, systemd, conf):
+    # ansible_check_mode is true only with --check; a play with check_mode: true must still
+    # make the rolling restart report restarts instead of doing them.
+    paths = [str(conf / "zoo.cfg")]
+    assert run_module(pending_restart.main, dict(service="zookeeper", paths=paths))[0]["check_mode"] is False
+    result, failed = run_module(pending_restart.main, dict(service="zookeeper", paths=paths), check_mode=True)
+    assert not failed and result["check_mode"] is True
