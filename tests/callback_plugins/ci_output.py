@@ -1,4 +1,5 @@
-# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Copyright (c) mesosphere.cluster contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Stdout callback for the project's own test runs (scripts/test selects it).
 
 Ansible's default output, but a task that is retried prints `retrying: ...` instead of

@@ -1,4 +1,5 @@
-"""Every file of the collection's plugins opens with the one copyright and license header."""
+"""Every file of the collection's plugins, every Python file its roles ship, and the project's own
+Ansible plugins open with the one copyright and license header."""
 
 from pathlib import Path
 
@@ -9,8 +10,11 @@ HEADER = [
     "# Copyright (c) mesosphere.cluster contributors",
     "# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)",
 ]
-FILES = sorted(p for p in (ROOT / "plugins").rglob("*") if p.suffix in (".py", ".yml", ".yaml")
-               and p.name != "__init__.py" and "__pycache__" not in p.parts)
+FILES = sorted(
+    p for p in [*(ROOT / "plugins").rglob("*"), *(ROOT / "roles").rglob("*.py"),
+                *(ROOT / "tests" / "callback_plugins").glob("*.py")]
+    if p.suffix in (".py", ".yml", ".yaml") and "__pycache__" not in p.parts
+    and not (p.name == "__init__.py" and not p.read_text().strip()))
 
 
 @pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(ROOT)) for p in FILES])

@@ -123,6 +123,10 @@ def check_galaxy_version(root):
     releases = released(load_changelog(root))
     if releases and vkey(version) < vkey(releases[-1]):
         return [f"galaxy.yml says {version}, older than the newest release {releases[-1]} in changelogs/changelog.yaml"]
+    fragments = sorted(p.name for p in (root / "changelogs" / "fragments").glob("*.y*ml"))
+    if releases and fragments and str(version) == releases[-1]:
+        return [f"galaxy.yml says {version}, the version already released, but changelogs/fragments holds changes "
+                f"made since ({', '.join(fragments)}): set galaxy.yml to the next version"]
     return []
 
 
@@ -197,7 +201,7 @@ def test_every_plugin_is_found():
 
 @pytest.fixture
 def copy(tmp_path):
-    for rel in ("galaxy.yml", "changelogs/changelog.yaml", "CHANGELOG.rst"):
+    for rel in ("galaxy.yml", "changelogs/changelog.yaml", "CHANGELOG.rst", "meta/runtime.yml", "requirements-dev.txt"):
         if (ROOT / rel).is_file():
             (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / rel).write_text((ROOT / rel).read_text())
@@ -265,3 +269,37 @@ def test_a_missing_changelog_section_is_caught(copy):
     (copy / "CHANGELOG.rst").write_text((copy / "CHANGELOG.rst").read_text() if (copy / "CHANGELOG.rst").exists()
                                         else "")
     assert any("has no section for release" in p or "CHANGELOG.rst is missing" in p for p in check_changelog_rst(copy))
+
+
+def check_requires_ansible(root):
+    """meta/runtime.yml claims exactly the ansible-core minor the project installs and tests."""
+    runtime = yaml.safe_load((root / "meta" / "runtime.yml").read_text())
+    claim = str(runtime.get("requires_ansible", ""))
+    pins = re.findall(r"^ansible-core==(\d+)\.(\d+)\.\d+", (root / "requirements-dev.txt").read_text(), re.M)
+    if len(pins) != 1:
+        return [f"requirements-dev.txt pins ansible-core {len(pins)} times, expected once"]
+    major, minor = (int(p) for p in pins[0])
+    expected = f">={major}.{minor}.0,<{major}.{minor + 1}.0"
+    if claim.replace(" ", "") != expected:
+        return [f"meta/runtime.yml claims requires_ansible {claim!r}, but only ansible-core {major}.{minor} "
+                f"is tested: claim {expected!r}"]
+    return []
+
+
+def test_requires_ansible_claims_what_is_tested():
+    assert check_requires_ansible(ROOT) == []
+
+
+def test_changes_after_a_release_under_its_version_are_caught(copy):
+    releases = released(load_changelog(copy))
+    galaxy = copy / "galaxy.yml"
+    galaxy.write_text(re.sub(r"^version: .*$", f"version: {releases[-1]}", galaxy.read_text(), flags=re.M))
+    (copy / "changelogs" / "fragments").mkdir(parents=True, exist_ok=True)
+    (copy / "changelogs" / "fragments" / "later.yml").write_text("minor_changes: [x]\n")
+    assert any("the version already released" in p for p in check_galaxy_version(copy))
+
+
+def test_a_claim_wider_than_what_is_tested_is_caught(copy):
+    runtime = copy / "meta" / "runtime.yml"
+    runtime.write_text(re.sub(r'requires_ansible: ".*"', 'requires_ansible: ">=2.19.0"', runtime.read_text()))
+    assert any("only ansible-core 2.19 is tested" in p for p in check_requires_ansible(copy))

@@ -1,5 +1,5 @@
-# Copyright: (c) 2026, mesosphere.cluster contributors
-# Apache License 2.0 (see LICENSE)
+# Copyright (c) mesosphere.cluster contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Keep HAProxy's service-port frontends in step with Marathon's apps.
 
 Installed by the mesosphere.cluster.haproxy role under /usr/lib/haproxy-marathon-sync and run
@@ -20,4 +20,4 @@ path from apps to a running configuration, with its safety checks), `metrics` (t
 Prometheus and health endpoint) and `daemon` (threads and the command line).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

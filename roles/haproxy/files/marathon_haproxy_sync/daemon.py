@@ -1,3 +1,5 @@
+# Copyright (c) mesosphere.cluster contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """The daemon: an event thread that only invalidates, one worker that syncs; the command line."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright (c) mesosphere.cluster contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Marathon's event stream: server-sent-events framing, and what each event makes stale."""
 
 from __future__ import annotations

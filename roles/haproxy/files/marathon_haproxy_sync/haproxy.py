@@ -1,3 +1,5 @@
+# Copyright (c) mesosphere.cluster contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """HAProxy: check and install a configuration, reload, and talk to the running worker."""
 
 from __future__ import annotations

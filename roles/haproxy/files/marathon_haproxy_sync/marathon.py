@@ -1,3 +1,5 @@
+# Copyright (c) mesosphere.cluster contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Marathon's REST API, from whichever listed instance answers (standard library HTTP)."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright (c) mesosphere.cluster contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Counters in Prometheus' text format, and a health answer, on a small HTTP endpoint."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright (c) mesosphere.cluster contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """From services to the text of HAProxy's dynamic configuration file."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright (c) mesosphere.cluster contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """From Marathon's apps to services: one per served service port, with its servers."""
 
 from __future__ import annotations

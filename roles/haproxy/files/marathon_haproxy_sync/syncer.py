@@ -1,3 +1,5 @@
+# Copyright (c) mesosphere.cluster contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """The path from Marathon's apps to a running HAProxy configuration, with its safety checks.
 
 A new configuration is checked with `haproxy -c` before it replaces the old one. When only the
