@@ -1,6 +1,7 @@
 # Copyright (c) mesosphere.cluster contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""Filters for Mesos flag values: the replicated log's quorum, agent resources and attributes.
+"""Filters for Mesos flag values: the replicated log's quorum, agent resources and attributes;
+and the check of a role policy (weights and quota) before it is applied.
 
 Documentation: the YAML files of the same names beside this file.
 """
@@ -11,6 +12,12 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
+
+from ansible_collections.mesosphere.cluster.plugins.module_utils._mesos import (
+    QUOTA_RESOURCES,
+    resources_error,
+    role_name_error,
+)
 
 
 def _count(masters):
@@ -72,6 +79,72 @@ def _check_token(kind, text):
         raise AnsibleFilterError(f"a Mesos {kind} must not be empty")
 
 
+def _check_resource_role(name):
+    """`cpus(prod)` reserves the resource statically for the role prod (roles.md); the role must be
+    a valid role name and the parentheses must close the name."""
+    if "(" not in name and ")" not in name:
+        return
+    base, _sep, rest = name.partition("(")
+    if not base or not rest.endswith(")") or ")" in rest[:-1] or "(" in rest:
+        raise AnsibleFilterError(f"a Mesos resource reserved for a role is written name(role), got {name!r}")
+    why = role_name_error(rest[:-1])
+    if why:
+        raise AnsibleFilterError(f"resource {name!r}: {why}")
+
+
+def mesos_role_policy_errors(policy):
+    """Sentences saying what is wrong with a role policy {role: {weight, guarantees, limits}}; empty
+    when Mesos would accept its shape (whether guarantees fit the cluster is for Mesos to say)."""
+    if policy is None:
+        return []
+    if not isinstance(policy, Mapping):
+        return [f"the role policy must be a mapping of role names to {{weight, guarantees, limits}}, "
+                f"not {type(policy).__name__}"]
+    errors = []
+    for role in sorted(policy, key=str):
+        spec = policy[role]
+        why = role_name_error(role)
+        if why:
+            errors.append(f"role {role!r}: {why}")
+            continue
+        if spec is None:
+            spec = {}
+        if not isinstance(spec, Mapping):
+            errors.append(f"role {role}: expected {{weight, guarantees, limits}}, got {spec!r}")
+            continue
+        unknown = sorted(set(map(str, spec)) - {"weight", "guarantees", "limits"})
+        if unknown:
+            errors.append(f"role {role}: unknown key {', '.join(unknown)} (use weight, guarantees, limits)")
+        if "weight" in spec:
+            weight = spec["weight"]
+            try:
+                ok = not isinstance(weight, bool) and float(weight) > 0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                errors.append(f"role {role}: the weight must be a positive number, not {weight!r}")
+        for part in ("guarantees", "limits"):
+            values = spec.get(part)
+            if values is None:
+                continue
+            if not isinstance(values, Mapping):
+                errors.append(f"role {role}: {part} must map resource names ({', '.join(QUOTA_RESOURCES)}) "
+                              f"to amounts, not {values!r}")
+                continue
+            why = resources_error(values, f"role {role}, {part}")
+            if why:
+                errors.append(why)
+        if role == "*" and (spec.get("guarantees") or spec.get("limits")):
+            errors.append("role '*': quota cannot be set for the unreserved role '*'")
+        guarantees, limits = spec.get("guarantees"), spec.get("limits")
+        if isinstance(guarantees, Mapping) and isinstance(limits, Mapping) and not errors:
+            for name in sorted(set(guarantees) & set(limits)):
+                if float(guarantees[name]) > float(limits[name]):
+                    errors.append(f"role {role}: the guarantee of {name} ({guarantees[name]}) is above its "
+                                  f"limit ({limits[name]})")
+    return errors
+
+
 def mesos_resources(resources):
     """'cpus:2;mem:1024;ports:[31000-32000]' from a mapping (a string passes through)."""
     if resources is None:
@@ -84,6 +157,7 @@ def mesos_resources(resources):
     for name in sorted(resources):
         value = resources[name]
         _check_token("resource name", to_text(name))
+        _check_resource_role(to_text(name))
         if isinstance(value, (list, tuple)):
             text = _ranges(value)
         elif isinstance(value, str) and value.startswith(("[", "{")):
@@ -117,4 +191,5 @@ class FilterModule:
             "mesos_quorum": mesos_quorum,
             "mesos_resources": mesos_resources,
             "mesos_attributes": mesos_attributes,
+            "mesos_role_policy_errors": mesos_role_policy_errors,
         }

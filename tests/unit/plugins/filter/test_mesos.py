@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
@@ -7,7 +9,8 @@ from ansible_collections.mesosphere.cluster.plugins.filter import mesos as f
 
 
 def test_filters_are_registered():
-    assert set(f.FilterModule().filters()) == {"mesos_quorum", "mesos_resources", "mesos_attributes"}
+    assert set(f.FilterModule().filters()) == {"mesos_quorum", "mesos_resources", "mesos_attributes",
+                                                 "mesos_role_policy_errors"}
 
 
 @pytest.mark.parametrize(
@@ -102,3 +105,44 @@ def test_mesos_attributes_sorted_and_stable():
 def test_mesos_attributes_refuses(attributes, message):
     with pytest.raises(AnsibleFilterError, match=message):
         f.mesos_attributes(attributes)
+
+
+@pytest.mark.parametrize("name", ["cpus(prod)", "mem(team-a.web)", "disk(a_b)"])
+def test_resources_reserved_for_a_role(name):
+    assert f.mesos_resources({name: 2}) == f"{name}:2"
+
+
+@pytest.mark.parametrize("name, text", [
+    ("cpus(a b)", "whitespace"), ("cpus(-x)", "cannot start with '-'"), ("cpus(prod", "name(role)"),
+    ("cpus()", "must not be empty"), ("(prod)", "name(role)"), ("cpus(a)(b)", "name(role)"),
+    ("cpus(a/b)", "slash"), ("cpus(..)", "'.' or '..'"),
+])
+def test_resources_reserved_for_an_invalid_role_are_refused(name, text):
+    with pytest.raises(AnsibleFilterError, match=re.escape(text)):
+        f.mesos_resources({name: 1})
+
+
+def test_a_well_formed_policy_has_no_errors():
+    policy = {"prod": {"weight": 3, "guarantees": {"cpus": 4, "mem": 4096}, "limits": {"cpus": 8}},
+              "batch": {"limits": {"cpus": 8}}, "idle": None, "web": {"weight": "0.5"}}
+    assert f.mesos_role_policy_errors(policy) == []
+    assert f.mesos_role_policy_errors({}) == [] and f.mesos_role_policy_errors(None) == []
+
+
+@pytest.mark.parametrize("policy, text", [
+    ({"a/b": {}}, "role 'a/b': a role name cannot contain a slash"),
+    ({"prod": {"weight": 0}}, "role prod: the weight must be a positive number, not 0"),
+    ({"prod": {"weight": "heavy"}}, "the weight must be a positive number, not 'heavy'"),
+    ({"prod": {"weight": True}}, "the weight must be a positive number, not True"),
+    ({"prod": {"guarantees": {"cpu": 1}}}, "role prod, guarantees: unknown resource 'cpu'"),
+    ({"prod": {"limits": {"cpus": -1}}}, "role prod, limits: the amount of 'cpus' must not be negative"),
+    ({"prod": {"guarantees": [1]}}, "role prod: guarantees must map resource names"),
+    ({"prod": {"guarantees": {"cpus": 4}, "limits": {"cpus": 2}}}, "the guarantee of cpus (4) is above its limit (2)"),
+    ({"prod": {"wieght": 2}}, "role prod: unknown key wieght"),
+    ({"prod": 3}, "role prod: expected {weight, guarantees, limits}, got 3"),
+    ({"*": {"guarantees": {"cpus": 1}}}, "quota cannot be set for the unreserved role '*'"),
+    (["prod"], "the role policy must be a mapping"),
+])
+def test_a_malformed_policy_is_named(policy, text):
+    errors = f.mesos_role_policy_errors(policy)
+    assert any(text in e for e in errors), errors

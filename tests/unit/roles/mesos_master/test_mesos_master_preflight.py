@@ -88,3 +88,25 @@ def test_quorum_grows_one_step_per_run(run):
     rc, out = run(7, deployed_with=["master1", "master2", "master3"])
     assert rc != 0
     assert "The quorum would go from 2 to 4" in out
+
+
+def test_a_malformed_role_policy_is_refused_before_any_host_is_touched(run):
+    policy = {"prod": {"weight": 0, "guarantees": {"cpu": 2}}, "batch": {"limits": {"cpus": 1}}}
+    rc, out = run(3, extra={"mesos_master_role_policy": policy})
+    assert rc != 0
+    assert "mesos_master_role_policy: role prod: the weight must be a positive number, not 0" in out
+    assert "unknown resource 'cpu'" in out
+
+
+def test_a_well_formed_role_policy_passes(run):
+    policy = {"prod": {"weight": 3, "guarantees": {"cpus": 2}, "limits": {"cpus": 4}}, "batch": {"limits": {"cpus": 1}}}
+    rc, out = run(3, extra={"mesos_master_role_policy": policy})
+    assert rc == 0, out
+
+
+@pytest.mark.parametrize("extra", [{"mesos_master_weights": {"prod": 3}},
+                                   {"mesos_master_extra_flags": {"weights": "prod=3"}}])
+def test_the_deprecated_weights_flag_is_refused(run, extra):
+    rc, out = run(3, extra=extra)
+    assert rc != 0
+    assert "would write the deprecated --weights flag" in out and "mesos_master_role_policy" in out
