@@ -7,6 +7,7 @@ Sources (under the project's upstream reference, Marathon releases/1.11):
   exact status codes and headers ........ reference README notes 6-9
   events ................................ docs/event-bus.md
   health checks ......................... docs/health-checks.md
+  readiness checks ...................... docs/readiness-checks.md (see _readiness.py)
   constraints ........................... docs/constraints.md
   rolling upgrades ...................... docs/deployments.md
   ports / task environment .............. docs/ports.md, docs/task-environment-vars.md
@@ -36,6 +37,7 @@ import uuid
 from kazoo.exceptions import NoNodeError
 
 from mesosphere_standins import _framework as fw
+from mesosphere_standins import _readiness
 from mesosphere_standins._framework import Flag, Response, json_response, message
 
 LOG = logging.getLogger("mesosphere_standins.marathon")
@@ -269,6 +271,7 @@ def _type_check(obj):
         "backoffSeconds": (int,), "backoffFactor": (int, float),
         "maxLaunchDelaySeconds": (int,), "dependencies": list, "fetch": list,
         "uris": list, "user": str, "executor": str, "killSelection": str,
+        "readinessChecks": list,
     }
     names = {str: "jsstring", list: "jsarray", dict: "jsobject", bool: "jsboolean"}
     details = []
@@ -434,6 +437,7 @@ def normalize_app(raw: dict, app_id: str, conf: dict) -> dict:
                 out["ignoreHttp1xx"] = hc.get("ignoreHttp1xx", False)
         hcs.append(out)
     app["healthChecks"] = hcs
+    _readiness.normalize(app, err)
     env = app.get("env") or {}
     for k, v in env.items():
         if not isinstance(v, (str, dict)):
@@ -592,6 +596,7 @@ class Marathon:
         self.deployments: dict = {}
         self.health: dict = {}  # instance id -> [result per health check]
         self.hc_inflight: set = set()
+        self.readiness = _readiness.Readiness(self, host_port_specs)
         self.backoff: dict = {}  # app id -> (failures, not-before time)
         self.last_failure: dict = {}
         self.framework_id = None
@@ -885,7 +890,7 @@ class Marathon:
             out["deployments"] = [{"id": d["id"]} for d in self.deployments.values()
                                   if app["id"] in d["affectedApps"]]
         if "readiness" in embed:
-            out["readinessCheckResults"] = []
+            out["readinessCheckResults"] = self.readiness.results_for(app["id"])
         if "tasks" in embed:
             out["tasks"] = [self._task_json(i) for i in insts]
         if "lastTaskFailure" in embed and app["id"] in self.last_failure:
@@ -1183,15 +1188,34 @@ class Marathon:
                                        "version": rollback["version"]},
                                  {"Marathon-Deployment-Id": rollback["id"]})
 
-    @staticmethod
-    def _deployment_json(dep):
+    def _action_infos(self, dep):
+        """The current step's actions as DeploymentActionInfo (deploymentEventsInfo.raml):
+        each with the readiness results of the tasks this deployment started for its app."""
         step = dep["currentStep"]
         current = dep["steps"][step - 1]["actions"] if 0 < step <= len(dep["steps"]) else []
+        return [dict(a, readinessCheckResults=self.readiness.results_for(a.get("app"), dep["id"]))
+                for a in current]
+
+    def _deployment_json(self, dep):
+        step = dep["currentStep"]
         return {"id": dep["id"], "version": dep["version"],
                 "affectedApps": dep["affectedApps"], "affectedPods": [],
                 "steps": dep["steps"],
-                "currentActions": [dict(a, readinessCheckResults=[]) for a in current],
+                "currentActions": self._action_infos(dep),
                 "currentStep": step, "totalSteps": len(dep["steps"])}
+
+    def readiness_changed(self, inst):
+        """A readiness result of ``inst`` changed (lock held). The reference names no event
+        for it; the stand-in sends a ``deployment_info`` whose current step carries the
+        results, so that event consumers re-read the app."""
+        dep = self.deployments.get(inst.get("_deployment"))
+        if dep is None:
+            return
+        LOG.info("task %s: readiness %s", inst["taskId"],
+                 "ready" if self.readiness.is_ready(inst) else "not ready")
+        self.emit("deployment_info", plan=self._plan_json(dep),
+                  currentStep={"actions": [dict(a, type=a["action"])
+                                           for a in self._action_infos(dep)]})
 
     def _store_app_version(self, app, scaling=False, old=None):
         version = fw.now_iso()
@@ -1262,7 +1286,7 @@ class Marathon:
         self.emit("group_change_success", groupId="/", version=dep["version"])
         self.emit("deployment_info", plan=self._plan_json(dep),
                   currentStep={"actions": [dict(a, type=a["action"])
-                                           for a in dep["steps"][0]["actions"]]})
+                                           for a in self._action_infos(dep)]})
         return dep
 
     @staticmethod
@@ -1387,6 +1411,8 @@ class Marathon:
                 return
             self._reconcile(tasks, agents)
             self._schedule_health_checks()
+            self.readiness.prune()
+            self.readiness.schedule()
             wanting = self._wanting_roles()
             view = self._agent_view(agents, offers)
             for dep in list(self.deployments.values()):
@@ -1458,6 +1484,7 @@ class Marathon:
     def _expunge(self, inst):
         self.instances.pop(inst["instanceId"], None)
         self.health.pop(inst["instanceId"], None)
+        self.readiness.forget(inst["instanceId"])
         self.store.delete("instances", inst["instanceId"])
 
     def _request_kill(self, inst, reason):
@@ -1491,8 +1518,11 @@ class Marathon:
         return all(r["alive"] for r in results)
 
     def _ready(self, inst):
-        """Counts as healthy for deployments: running and, with checks, all alive."""
+        """Counts as healthy for deployments: running, with health checks all alive and, when
+        a readiness check runs on it, ready (readiness-checks.md)."""
         if inst["state"] != "TASK_RUNNING" or inst.get("_killing"):
+            return False
+        if not self.readiness.is_ready(inst):
             return False
         app = self.apps.get(inst["appId"])
         if app and app.get("healthChecks"):
@@ -1692,8 +1722,9 @@ class Marathon:
         chosen = iter(random.sample(free, dynamic))
         return [p or next(chosen) for p in wanted]
 
-    def _launch(self, app, view):
-        """Create an instance, persist it and return the action that launches it."""
+    def _launch(self, app, view, deployment=None):
+        """Create an instance, persist it and return the action that launches it. An instance
+        launched by a deployment step carries the deployment's id (its readiness is checked)."""
         ag, ports = self._place(app, view)
         if ag is None:
             return None
@@ -1714,6 +1745,8 @@ class Marathon:
                 "ports": ports, "servicePorts": service_ports(app),
                 "state": "TASK_STAGING", "stagedAt": fw.now_iso(), "role": app.get("role", "*"),
                 "_launched": time.time()}
+        if deployment is not None:
+            inst["_deployment"] = deployment
         self.instances[iid] = inst
         self.store.put("instances", iid, inst)
         task = self._task_info(app, inst, taken)
@@ -1887,7 +1920,7 @@ class Marathon:
             launches = target - len(new)
         if launches > 0 and self._launch_allowed(app):
             for _ in range(min(launches, self.conf["max_instances_per_offer"])):
-                act = self._launch(app, view)
+                act = self._launch(app, view, deployment=dep["id"])
                 if act is None:
                     break
                 acts.append(act)
