@@ -155,14 +155,14 @@ class MarathonClient:
         raise MarathonError(f"GET {path} failed on every Marathon: " + "; ".join(errors))
 
     def get_apps(self) -> list[dict[str, Any]]:
-        body = self.get_json("/v2/apps?embed=apps.tasks")
+        body = self.get_json("/v2/apps?" + _embeds("apps"))
         apps = body.get("apps") if isinstance(body, dict) else None
         if not isinstance(apps, list):
             raise MarathonError("GET /v2/apps answered without an app list")
         return apps
 
     def get_app(self, app_id: str) -> dict[str, Any] | None:
-        body = self.get_json(f"/v2/apps/{quote(app_id.strip('/'))}?embed=app.tasks")
+        body = self.get_json(f"/v2/apps/{quote(app_id.strip('/'))}?" + _embeds("app"))
         return body.get("app") if isinstance(body, dict) else None
 
     def open_events(self) -> tuple[str, Response]:
@@ -200,6 +200,15 @@ class MarathonClient:
             errors.append(f"{location}: HTTP {resp.status}")
             resp.close()
         raise MarathonError("no Marathon serves /v2/events: " + "; ".join(errors))
+
+
+# What the sync reads of each app (apps.raml asks for every embed to be named): the tasks, the
+# deployments under way and the readiness check results of the tasks those deployments started.
+EMBEDS = ("tasks", "deployments", "readiness")
+
+
+def _embeds(prefix: str) -> str:
+    return "&".join(f"embed={prefix}.{name}" for name in EMBEDS)
 
 
 def _message(body: bytes) -> str:

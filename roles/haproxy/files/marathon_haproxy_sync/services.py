@@ -116,6 +116,29 @@ def task_starting(task: dict[str, Any], health_checks: list[Any]) -> bool:
     return len(results) < len(health_checks) and all(r.get("alive") is not False for r in results)
 
 
+def readiness_held(app: App) -> set[str]:
+    """Ids of the app's tasks that Marathon has not found ready, so not to be served.
+
+    Readiness checks run during deployments only (readiness-checks.md). While an app that has
+    one is in a deployment, Marathon lists a result per task it checks (embed app.readiness).
+    Held: a task whose result says not ready, and a task of the app's current version that has
+    no result yet (started by the deployment, not checked yet). A task of an older version
+    without a result is one the deployment did not start: it keeps serving until Marathon kills
+    it, which it does only once new tasks are ready.
+    """
+    if not app.get("readinessChecks"):
+        return set()
+    results = [r for r in app.get("readinessCheckResults") or [] if isinstance(r, dict)]
+    held = {str(r.get("taskId")) for r in results if r.get("ready") is not True}
+    if app.get("deployments"):
+        checked = {str(r.get("taskId")) for r in results}
+        version = app.get("version")
+        for task in app.get("tasks") or []:
+            if task.get("id") not in checked and version is not None and task.get("version") == version:
+                held.add(str(task.get("id")))
+    return held
+
+
 def _is_true(value: object) -> bool:
     return str(value).strip().lower() in ("true", "1", "yes", "on")
 
@@ -135,7 +158,8 @@ def build_services(apps: Iterable[App], cfg: Config) -> tuple[list[Service], lis
         app_id = app.get("id", "")
         labels = app.get("labels") or {}
         checks = app.get("healthChecks") or []
-        tasks = app.get("tasks") or []
+        held = readiness_held(app)
+        tasks = [t for t in app.get("tasks") or [] if t.get("id") not in held]
         for index, port in enumerate(service_ports(app)):
             if not group_selected(cfg, app_group(labels, index)):
                 continue
