@@ -5,10 +5,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
+
+# A certificate's name, the file `<name>.pem` in certificates_dir: no '/', no leading dot.
+CERTIFICATE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 @dataclass
@@ -45,6 +49,12 @@ class Config:
     reload_verify_timeout: float = 10.0
     stats_port: int = 9090
     vhost_port: int = 80
+    # The HTTPS virtual-host frontend: TLS with every certificate of `certificates_dir` (SNI picks
+    # the one for the requested host); 0 turns it off. `certificates` names the files the role
+    # deployed there (`<name>.pem`); HAPROXY_{n}_SSL_CERT may name only those.
+    https_port: int = 0
+    certificates_dir: str = "/etc/haproxy/certs"
+    certificates: list[str] = field(default_factory=list)
     reserved_ports: list[str | int] = field(default_factory=list)
     bind_address: str = ""
     server_options: str = "check inter 2s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down"
@@ -95,7 +105,7 @@ class Config:
             if parts.username or parts.password:
                 raise ValueError("marathon_urls must not carry credentials; use marathon_username/marathon_password")
         self.marathon_urls = [u.rstrip("/") for u in self.marathon_urls]
-        for name in ("stats_port", "vhost_port", "metrics_port"):
+        for name in ("stats_port", "vhost_port", "https_port", "metrics_port"):
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value <= 65535:
                 raise ValueError(f"{name} must be a port number, got {value!r}")
@@ -113,6 +123,7 @@ class Config:
             raise ValueError("retry_delay must be positive and max_retry_delay at least retry_delay")
         if self.metrics_port and self.metrics_port in (self.stats_port, self.vhost_port):
             raise ValueError("metrics_port must differ from stats_port and vhost_port")
+        self._check_tls()
         if isinstance(self.reload_command, str):
             self.reload_command = self.reload_command.split()
         if isinstance(self.base_configs, str):
@@ -120,6 +131,26 @@ class Config:
         for item in self.reserved_ports:
             if not re.fullmatch(r"\d+(-\d+)?", str(item)):
                 raise ValueError(f"reserved_ports: {item!r} is neither a port nor a range 'first-last'")
+
+    def _check_tls(self) -> None:
+        for name in self.certificates:
+            if not isinstance(name, str) or not CERTIFICATE_NAME.fullmatch(name):
+                raise ValueError(
+                    f"certificates: {name!r} is not a certificate name (letters, digits, '_', '.', '-'; no '/')"
+                )
+        if not os.path.isabs(self.certificates_dir):
+            raise ValueError(f"certificates_dir must be an absolute path, got {self.certificates_dir!r}")
+        if not self.https_port:
+            return
+        if not self.certificates:
+            raise ValueError("https_port needs at least one name in certificates: HAProxy cannot serve TLS without")
+        others = {self.stats_port, self.vhost_port, self.metrics_port} - {0}
+        if self.https_port in others:
+            raise ValueError("https_port must differ from stats_port, vhost_port and metrics_port")
+
+    def certificate_path(self, name: str) -> str:
+        """The file of a deployed certificate, by its name."""
+        return os.path.join(self.certificates_dir, f"{name}.pem")
 
     def reserved(self) -> dict[int, str]:
         """Ports no app may take, with the reason for each."""
@@ -132,6 +163,8 @@ class Config:
             ports[self.stats_port] = "the HAProxy stats and health port"
         if self.vhost_port:
             ports[self.vhost_port] = "the HTTP virtual-host port"
+        if self.https_port:
+            ports[self.https_port] = "the HTTPS virtual-host port"
         if self.metrics_port:
             ports[self.metrics_port] = "the sync program's metrics port"
         return ports

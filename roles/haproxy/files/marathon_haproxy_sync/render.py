@@ -17,6 +17,9 @@ GENERATED_HEADER = (
     "# Change the HAProxy role's variables or the apps' HAPROXY_* labels instead.\n"
 )
 VHOST_FRONTEND = "marathon_http_vhosts"
+HTTPS_FRONTEND = "marathon_https_vhosts"
+# The frontends every app shares (not an app's own).
+SHARED_FRONTENDS = (VHOST_FRONTEND, HTTPS_FRONTEND)
 
 _ERROR_LINE = re.compile(r"\[([^\[\]]+):(\d+)\]")
 
@@ -39,11 +42,27 @@ def bind_text(address: str, port: int) -> str:
     return f"{address}:{port}"
 
 
+def https_redirect(cfg: Config) -> str:
+    """The redirect of HAPROXY_{n}_REDIRECT_TO_HTTPS: same host and path and query, on the HTTPS
+    port. In the app's backend, so that it applies to exactly the requests routed to the app (a
+    host's other paths may belong to other apps), and only those from the HTTP vhost frontend."""
+    port = "" if cfg.https_port == 443 else f":{cfg.https_port}"
+    return (
+        f"    http-request redirect location https://%[req.hdr(host),field(1,:)]{port}%[pathq] code 301"
+        f" if {{ fe_name {VHOST_FRONTEND} }}"
+    )
+
+
 def render_service(svc: Service, cfg: Config) -> str:
+    bind = f"    bind {bind_text(svc.bind_address, svc.service_port)}"
+    if svc.ssl_cert:
+        bind += f" ssl crt {svc.ssl_cert}"
+    if svc.bind_options:
+        bind += " " + " ".join(svc.bind_options)
     lines = [
         f"# app {svc.app_id} port index {svc.port_index}",
         f"frontend {svc.name}",
-        f"    bind {bind_text(svc.bind_address, svc.service_port)}",
+        bind,
         f"    mode {svc.mode}",
     ]
     if cfg.log_requests and svc.mode in ("http", "tcp"):
@@ -60,6 +79,8 @@ def render_service(svc: Service, cfg: Config) -> str:
         # server's name (host_port), the same after every reload. HAProxy 2.6 cannot give a
         # server added at runtime a cookie, so sticky backends change by reloads.
         lines.append("    cookie mesosphere_server_id insert indirect nocache")
+    if svc.redirect_to_https:
+        lines.append(https_redirect(cfg))
     if svc.mode == "http":
         # A killed task refuses connections until the next sync removes it: retry elsewhere.
         lines.append("    retry-on conn-failure empty-response response-timeout")
@@ -109,13 +130,29 @@ def assemble(blocks: dict[str, AppBlock], cfg: Config) -> tuple[str, list[str | 
         key=lambda route: (route[0], route[1]),
     )
     rules = acls + [(app_id, line) for _order, app_id, line in routes]
+    frontends = []
     if rules and cfg.vhost_port:
-        head = [
-            "# HTTP virtual hosts (HAPROXY_{n}_VHOST labels)",
-            f"frontend {VHOST_FRONTEND}",
-            f"    bind {bind_text(cfg.bind_address, cfg.vhost_port)}",
-            "    mode http",
-        ]
+        frontends.append(
+            [
+                "# HTTP virtual hosts (HAPROXY_{n}_VHOST labels)",
+                f"frontend {VHOST_FRONTEND}",
+                f"    bind {bind_text(cfg.bind_address, cfg.vhost_port)}",
+                "    mode http",
+            ]
+        )
+    if rules and cfg.https_port:
+        # Every certificate of the folder: SNI picks the one whose names match the requested host.
+        folder = cfg.certificates_dir.rstrip("/") + "/"
+        frontends.append(
+            [
+                "# HTTPS virtual hosts (HAPROXY_{n}_VHOST labels; the certificate chosen by SNI)",
+                f"frontend {HTTPS_FRONTEND}",
+                f"    bind {bind_text(cfg.bind_address, cfg.https_port)} ssl crt {folder}",
+                "    mode http",
+                "    http-request set-header X-Forwarded-Proto https",
+            ]
+        )
+    for head in frontends:
         if cfg.log_requests:
             head.append("    option httplog")
         out.append("\n".join(head) + "\n")
@@ -152,7 +189,7 @@ def error_apps(output: str, path: str, owners: list[str | None]) -> tuple[set[st
 
 
 def frontends(text: str | None) -> dict[str, str]:
-    """The apps' frontends in a rendered file: {name: app id} (the vhost frontend left out)."""
+    """The apps' frontends in a rendered file: {name: app id} (the shared vhost frontends left out)."""
     found: dict[str, str] = {}
     app_id = ""
     for line in (text or "").splitlines():
@@ -160,7 +197,7 @@ def frontends(text: str | None) -> dict[str, str]:
             app_id = line[len("# app ") :].rsplit(" port index ", 1)[0]
         elif line.startswith("frontend "):
             name = line.split()[1]
-            if name != VHOST_FRONTEND:
+            if name not in SHARED_FRONTENDS:
                 found[name] = app_id
     return found
 
@@ -172,6 +209,6 @@ def binds(text: str | None) -> dict[str, str]:
     for line in (text or "").splitlines():
         if line.startswith("frontend "):
             frontend = line.split()[1]
-        elif frontend and frontend != VHOST_FRONTEND and line.strip().startswith("bind "):
+        elif frontend and frontend not in SHARED_FRONTENDS and line.strip().startswith("bind "):
             found.setdefault(frontend, line.split()[1])
     return found

@@ -24,6 +24,33 @@ _VHOST = re.compile(r"^[A-Za-z0-9*]([A-Za-z0-9*.-]*[A-Za-z0-9])?$")
 # A path prefix for path_beg: no spaces, no '#' (a comment to HAProxy), no backslash or quote.
 _PATH = re.compile(r"^/[^\s#\\\"']*$")
 _PATH_FLAGS = {"-i"}
+# HAPROXY_{n}_BIND_OPTIONS: the bind options accepted (TLS settings and a few socket ones), with
+# how many arguments each takes. Options naming files (crt, ca-file...) are not: certificates
+# come from the role (HAPROXY_{n}_SSL_CERT names one).
+BIND_OPTIONS = {
+    **dict.fromkeys(("ciphers", "ciphersuites", "ssl-min-ver", "ssl-max-ver", "curves", "ecdhe", "alpn"), 1),
+    **dict.fromkeys(("maxconn", "backlog", "mss", "tcp-ut"), 1),
+    **dict.fromkeys(
+        (
+            "no-sslv3",
+            "no-tlsv10",
+            "no-tlsv11",
+            "no-tlsv12",
+            "no-tlsv13",
+            "force-tlsv12",
+            "force-tlsv13",
+            "no-tls-tickets",
+            "prefer-client-ciphers",
+            "strict-sni",
+            "defer-accept",
+            "tfo",
+            "v4v6",
+            "v6only",
+        ),
+        0,
+    ),
+}
+_BIND_VALUE = re.compile(r"^[A-Za-z0-9_.:+!@=,/-]+$")
 
 
 @dataclass
@@ -40,6 +67,12 @@ class Service:
     paths: list[str] = field(default_factory=list)
     # HAPROXY_{n}_STICKY: a client keeps its server (a cookie HAProxy inserts).
     sticky: bool = False
+    # HAPROXY_{n}_SSL_CERT: the service port's frontend terminates TLS with this file.
+    ssl_cert: str | None = None
+    # HAPROXY_{n}_BIND_OPTIONS: more options for the service port's bind line.
+    bind_options: list[str] = field(default_factory=list)
+    # HAPROXY_{n}_REDIRECT_TO_HTTPS: the HTTP virtual-host frontend redirects to the HTTPS one.
+    redirect_to_https: bool = False
     servers: list[Address] = field(default_factory=list)
     backups: list[Address] = field(default_factory=list)  # tasks not yet checked
 
@@ -143,6 +176,47 @@ def _is_true(value: object) -> bool:
     return str(value).strip().lower() in ("true", "1", "yes", "on")
 
 
+def tls_labels(
+    cfg: Config, labels: dict[str, str], index: int, vhosts: list[str]
+) -> tuple[str | None, list[str], bool]:
+    """Port `index`'s HAPROXY_{n}_SSL_CERT (a file), HAPROXY_{n}_BIND_OPTIONS and
+    HAPROXY_{n}_REDIRECT_TO_HTTPS; ValueError with the reason when one cannot be served."""
+    ssl_cert = None
+    name = (_label(labels, index, "SSL_CERT") or "").strip()
+    if name:
+        # marathon-lb's labels name a file: the bare name, `<name>.pem` or the whole path all do.
+        short = name.removeprefix(cfg.certificates_dir.rstrip("/") + "/").removesuffix(".pem")
+        if short not in cfg.certificates:
+            deployed = ", ".join(sorted(cfg.certificates)) or "none"
+            raise ValueError(
+                f"HAPROXY_{index}_SSL_CERT={name!r} names no certificate the HAProxy role deployed "
+                f"(haproxy_tls_certificates: {deployed})"
+            )
+        ssl_cert = cfg.certificate_path(short)
+    words = (_label(labels, index, "BIND_OPTIONS") or "").split()
+    position = 0
+    while position < len(words):
+        word = words[position]
+        if word not in BIND_OPTIONS:
+            raise ValueError(
+                f"HAPROXY_{index}_BIND_OPTIONS: {word!r} is not an accepted bind option "
+                f"(accepted: {', '.join(sorted(BIND_OPTIONS))}; certificates through HAPROXY_{index}_SSL_CERT)"
+            )
+        values = words[position + 1 : position + 1 + BIND_OPTIONS[word]]
+        if len(values) < BIND_OPTIONS[word] or not all(_BIND_VALUE.match(v) for v in values):
+            raise ValueError(f"HAPROXY_{index}_BIND_OPTIONS: {word!r} needs a value")
+        position += 1 + BIND_OPTIONS[word]
+    redirect = _is_true(_label(labels, index, "REDIRECT_TO_HTTPS") or "false")
+    if redirect and not vhosts:
+        raise ValueError(f"HAPROXY_{index}_REDIRECT_TO_HTTPS needs HAPROXY_{index}_VHOST: it redirects virtual hosts")
+    if redirect and not cfg.https_port:
+        raise ValueError(
+            f"HAPROXY_{index}_REDIRECT_TO_HTTPS needs the HTTPS frontend, which is off "
+            "(haproxy_https_port 0, or no haproxy_tls_certificates)"
+        )
+    return ssl_cert, words, redirect
+
+
 def build_services(apps: Iterable[App], cfg: Config) -> tuple[list[Service], list[Rejection]]:
     """Turn Marathon apps into services; refuse what cannot be served safely.
 
@@ -213,11 +287,19 @@ def build_services(apps: Iterable[App], cfg: Config) -> tuple[list[Service], lis
             if paths and not [p for p in paths if p not in _PATH_FLAGS]:
                 refuse(f"HAPROXY_{index}_PATH names no path")
                 continue
+            try:
+                ssl_cert, bind_options, redirect = tls_labels(cfg, labels, index, vhosts)
+            except ValueError as exc:
+                refuse(str(exc))
+                continue
 
             mode = (_label(labels, index, "MODE") or ("http" if vhosts else "tcp")).strip().lower()
             for check in checks:
                 if check.get("portIndex", 0) == index and check.get("protocol", "") in HTTP_CHECK_PROTOCOLS:
                     mode = "http"
+            if redirect and mode != "http":
+                refuse(f"HAPROXY_{index}_REDIRECT_TO_HTTPS needs HTTP mode, not {mode}")
+                continue
             balance = (_label(labels, index, "BALANCE") or "roundrobin").strip()
             servers: list[Address] = []
             backups: list[Address] = []
@@ -244,6 +326,9 @@ def build_services(apps: Iterable[App], cfg: Config) -> tuple[list[Service], lis
                     vhosts=vhosts if mode == "http" else [],
                     paths=paths if mode == "http" else [],
                     sticky=mode == "http" and _is_true(_label(labels, index, "STICKY") or "false"),
+                    ssl_cert=ssl_cert,
+                    bind_options=bind_options,
+                    redirect_to_https=redirect,
                     servers=sorted(set(servers)),
                     backups=sorted(set(backups) - set(servers)),
                 )
