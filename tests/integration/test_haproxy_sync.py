@@ -5,9 +5,12 @@ The same promises as the cluster scenario's verify_haproxy.yml, on one machine a
 the app's healthy tasks serve through HAProxy; after a scale-up every new task serves within
 2 s of turning healthy; scaling down and a rolling restart under steady load fail no request;
 killing the leading Marathon, the program follows the new leader and a change made meanwhile
-is served within the reconcile interval. Loads are bounded and print requests sent/failed.
+is served within the reconcile interval; a rolling restart of an app with a readiness check
+sends no request to a task Marathon has not found ready. Loads are bounded and print requests
+sent/failed.
 """
 
+import http.client
 import json
 import signal
 import subprocess
@@ -45,8 +48,6 @@ def http_json(url, method="GET", timeout=5):
         return 0, None
 
 
-
-
 def free_port():
     import socket
 
@@ -58,9 +59,15 @@ def free_port():
 def definition(service_port, instances):
     return {
         "id": APP,
+        # Answers / with its task id; stops gracefully on SIGTERM (stops accepting, finishes the
+        # requests under way), as apps behind a load balancer should (see the role's README).
         "cmd": (
-            "d=$(mktemp -d) && echo $MESOS_TASK_ID > $d/index.html && "
-            "exec python3 -m http.server $PORT0 --bind 127.0.0.1 --directory $d"
+            "d=$(mktemp -d) && echo $MESOS_TASK_ID > $d/index.html && cd $d && exec python3 -c '"
+            "import http.server as h, os, signal, threading; "
+            's = h.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT0"])), h.SimpleHTTPRequestHandler); '
+            "s.daemon_threads = False; "
+            "signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=s.shutdown).start()); "
+            "s.serve_forever(); s.server_close()'"
         ),
         "instances": instances,
         "cpus": 0.1,
@@ -89,7 +96,7 @@ def put_app(marathons, body, timeout=30):
     while time.monotonic() < deadline:
         for base in marathons:
             req = urllib.request.Request(
-                f"{base}/v2/apps{APP}?force=true",
+                f"{base}/v2/apps{body['id']}?force=true",
                 data=json.dumps(body).encode(),
                 method="PUT",
                 headers={"Content-Type": "application/json"},
@@ -155,9 +162,13 @@ def served(url, rounds):
 
 
 class Load:
+    """Requests one after the other; counts failures and answers that start with NOT-READY
+    (what the readiness app answers before its own readiness delay is over)."""
+
     def __init__(self, url, seconds=120, limit=20000):
         self.url, self.seconds, self.limit = url, seconds, limit
         self.sent, self.failed, self.errors = 0, 0, []
+        self.not_ready = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -167,8 +178,10 @@ class Load:
             self.sent += 1
             try:
                 with urllib.request.urlopen(self.url, timeout=5) as resp:
-                    resp.read()
-            except OSError as exc:
+                    body = resp.read()
+                if body.startswith(b"NOT-READY"):
+                    self.not_ready.append(body.decode(errors="replace").strip())
+            except (OSError, http.client.HTTPException) as exc:  # a response cut off counts too
                 self.failed += 1
                 self.errors.append(repr(exc))
 
@@ -179,7 +192,7 @@ class Load:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join(30)
-        print(f"requests sent: {self.sent}, failed: {self.failed}")
+        print(f"requests sent: {self.sent}, failed: {self.failed}, answered by a task not ready: {len(self.not_ready)}")
 
 
 @pytest.fixture(scope="module")
@@ -325,3 +338,131 @@ def test_leader_killed_while_changes_flow(lb, standin_cluster, endpoints):
     finally:
         victim.start()
         victim.wait_http("/ping", timeout=60)
+
+
+# The readiness app: answers / with its task id, or with "NOT-READY <task id>" during the first
+# READY_DELAY seconds after it started; its readiness path /ready answers 503 during those
+# seconds and 200 after. It is listening all along (the health check on / passes at once). It
+# stops gracefully on SIGTERM: stops accepting, finishes the requests under way.
+READINESS_APP = r"""
+import http.server, os, signal, threading, time
+started = time.monotonic()
+delay = float(os.environ["READY_DELAY"])
+task = os.environ["MESOS_TASK_ID"]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        ready = time.monotonic() - started >= delay
+        if self.path == "/ready":
+            code, body = (200, "ready") if ready else (503, "warming up")
+        else:
+            code, body = 200, task if ready else "NOT-READY " + task
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *args):
+        pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT0"])), H)
+s.daemon_threads = False
+signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=s.shutdown).start())
+s.serve_forever()
+s.server_close()
+"""
+READY_APP = "/itest/haproxy-ready"
+READY_DELAY = 4
+
+
+def readiness_definition(script, service_port, instances, delay=READY_DELAY):
+    body = definition(service_port, instances)
+    body.update(
+        id=READY_APP,
+        cmd=f"exec python3 {script}",
+        env={"READY_DELAY": str(delay)},
+        portDefinitions=[{"port": service_port, "protocol": "tcp", "name": "http"}],
+        readinessChecks=[
+            {
+                "name": "warm",
+                "path": "/ready",
+                "portName": "http",
+                "intervalSeconds": 2,
+                "timeoutSeconds": 1,
+                "httpStatusCodesForReady": [200],
+            }
+        ],
+    )
+    return body
+
+
+def app_of(marathons, app_id):
+    for base in marathons:
+        status, body = http_json(f"{base}/v2/apps{app_id}?embed=app.tasks&embed=app.deployments&embed=app.readiness")
+        if status == 200:
+            return body["app"]
+    return None
+
+
+def running_ids(app):
+    return {t["id"] for t in (app or {}).get("tasks", []) if t.get("state") == "TASK_RUNNING"}
+
+
+def test_rolling_restart_serves_no_task_before_marathon_finds_it_ready(lb, endpoints, tmp_path):
+    marathons = endpoints["marathon"]
+    script = tmp_path / "readiness_app.py"
+    script.write_text(READINESS_APP)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        put_app(marathons, readiness_definition(script, port, 2))
+        wait(
+            lambda: (a := app_of(marathons, READY_APP)) and not a["deployments"] and len(running_ids(a)) == 2,
+            90,
+            what="2 ready tasks",
+        )
+        before = running_ids(app_of(marathons, READY_APP))
+        wait(lambda: served(url, 8) == before, 10, what="both tasks served")
+
+        seen_not_ready = set()
+        with Load(url) as load:
+            restart = None
+            for base in marathons:
+                req = urllib.request.Request(
+                    f"{base}/v2/apps{READY_APP}/restart",
+                    data=b"{}",
+                    method="POST",
+                    headers={"Content-Type": "application/json"},
+                )
+                try:
+                    with urllib.request.urlopen(req, timeout=5) as resp:
+                        restart = json.loads(resp.read())
+                        break
+                except OSError:
+                    continue
+            assert restart, "no Marathon took the restart"
+            started = time.monotonic()
+
+            def done():
+                app = app_of(marathons, READY_APP)
+                if app is None:
+                    return False
+                seen_not_ready.update(r["taskId"] for r in app.get("readinessCheckResults", []) if not r["ready"])
+                return not app["deployments"]
+
+            wait(done, 120, interval=0.2, what="restart deployment done")
+            took = time.monotonic() - started
+            time.sleep(RECONCILE)
+        print(f"restart took {took:.1f} s; tasks seen not ready by Marathon: {len(seen_not_ready)}")
+        assert load.failed == 0, load.errors[:5]
+        assert load.not_ready == [], load.not_ready[:5]
+        assert load.sent > 20
+        assert seen_not_ready, "Marathon never reported a new task as not ready"
+        assert took >= READY_DELAY, "the deployment finished before the new tasks could be ready"
+        after = running_ids(app_of(marathons, READY_APP))
+        assert after and not (after & before), "the restart replaced every task"
+        assert seen_not_ready <= after
+        wait(lambda: served(url, 8) == after, 10, what="new tasks served")
+    finally:
+        for base in marathons:
+            if http_json(f"{base}/v2/apps{READY_APP}?force=true", method="DELETE")[0] in (200, 202, 404):
+                break
