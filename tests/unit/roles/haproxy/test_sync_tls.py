@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from haproxy_sync_helpers import HAPROXY, MasterWorker, StaticClient, app, free_port, requires_haproxy, task
 from marathon_haproxy_sync.config import Config
 from marathon_haproxy_sync.haproxy import HAProxy
@@ -325,3 +326,147 @@ def test_https_vhosts_redirects_paths_and_a_refused_certificate(tls_haproxy):
         for backend in (site, api, tls):
             backend.close()
 
+
+
+# -- the role: preflight, deployed files, the sync program's configuration -----------------------
+
+ROLE = Path(__file__).resolve().parents[4] / "roles" / "haproxy"
+SECRET = "NOT-TO-BE-PRINTED"
+PEM = (
+    f"-----BEGIN CERTIFICATE-----\n{SECRET}cert\n-----END CERTIFICATE-----\n"
+    f"-----BEGIN PRIVATE KEY-----\n{SECRET}key\n-----END PRIVATE KEY-----\n"
+)
+CERT, KEY = PEM.split("-----BEGIN PRIVATE KEY-----")[0], "-----BEGIN PRIVATE KEY-----" + PEM.split(
+    "-----BEGIN PRIVATE KEY-----"
+)[1]
+PREFLIGHT = """
+- name: Preflight only
+  hosts: nodes
+  gather_facts: false
+  roles:
+    - role: mesosphere.cluster.haproxy
+"""
+
+
+def preflight(run_play, certificates, **extra):
+    values = {"haproxy_marathon_urls": ["http://127.0.0.1:8080"], "haproxy_tls_certificates": certificates, **extra}
+    return run_play(PREFLIGHT, {"nodes": {"node1": None}}, "haproxy_preflight", extra=values)
+
+
+@pytest.mark.parametrize(
+    ("certificates", "sentence"),
+    [
+        ([{"name": "shop", "cert": CERT}], "entry 1 ('shop') has no key material: HAProxy needs the private key"),
+        ([{"name": "shop", "pem": CERT}], "entry 1 ('shop') has no key material"),
+        ([{"name": "a/b", "pem": PEM}], "entry 1 ('a/b') has no usable name"),
+        ([{"name": "..", "pem": PEM}], "no '/' and no leading dot"),
+        ([{"name": "a", "pem": PEM}, {"name": "a", "pem": PEM}], "entry 2 ('a'): another entry has the same name"),
+        ([{"name": "a", "pem": PEM, "key": KEY}], "give either pem, or cert and key"),
+        ([{"name": "a", "key": KEY}], "has no certificate"),
+    ],
+)
+def test_preflight_refuses_bad_certificates_without_printing_them(run_play, certificates, sentence):
+    rc, out = preflight(run_play, certificates)
+    assert rc != 0
+    assert sentence in out, out
+    assert SECRET not in out
+
+
+def test_preflight_passes_good_certificates_and_checks_the_https_port(run_play):
+    good = [{"name": "shop", "pem": PEM}, {"name": "other.example", "cert": CERT, "key": KEY}]
+    rc, out = preflight(run_play, good)
+    assert rc == 0, out
+    assert SECRET not in out
+    rc, out = preflight(run_play, good, haproxy_https_port=9090)
+    assert rc != 0 and "the HTTPS port (9090" in out
+    rc, out = preflight(run_play, [], haproxy_https_port=9090)  # HTTPS off without certificates
+    assert rc == 0, out
+
+
+def test_the_role_deploys_certificates_root_only_and_tells_the_sync_program(run_play, tmp_path):
+    """The role's own certificate tasks and config.json template, run on this machine into a
+    temporary folder; the sync program accepts the configuration."""
+    tasks = yaml.safe_load((ROLE / "tasks" / "configure.yml").read_text())
+    tls_tasks = [t for t in tasks if "TLS certificates" in t["name"]]
+    assert [t.get("no_log") for t in tls_tasks] == [None, True]
+    for t in tls_tasks:
+        t.pop("notify", None)
+    (tmp_path / "tls.yml").write_text(yaml.safe_dump(tls_tasks))
+    certs = tmp_path / "certs"
+    play = [{
+        "hosts": "nodes", "gather_facts": False,
+        "vars_files": [str(ROLE / "defaults" / "main.yml"), str(ROLE / "vars" / "main.yml")],
+        "tasks": [
+            {"ansible.builtin.import_tasks": str(tmp_path / "tls.yml")},
+            {"ansible.builtin.template": {"src": str(ROLE / "templates" / "sync-config.json.j2"),
+                                          "dest": str(tmp_path / "config.json")}},
+        ],
+    }]  # fmt: skip
+    # Extra vars: above the role's vars files, so that nothing is written outside tmp_path.
+    extra = {"_haproxy_tls_dir": str(certs), "haproxy_marathon_urls": ["http://127.0.0.1:8080"]}
+    certificates = [{"name": "shop", "pem": PEM}, {"name": "other.example", "cert": CERT, "key": KEY}]
+    rc, out = run_play(
+        yaml.safe_dump(play), {"nodes": {"node1": None}}, "all", dict(extra, haproxy_tls_certificates=certificates)
+    )
+    assert rc == 0, out
+    assert SECRET not in out
+    assert certs.stat().st_mode & 0o777 == 0o700
+    for name in ("shop", "other.example"):
+        path = certs / f"{name}.pem"
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert path.read_text() == PEM
+    cfg = Config.load(str(tmp_path / "config.json"))
+    assert (cfg.https_port, cfg.certificates_dir, cfg.certificates) == (443, str(certs), ["shop", "other.example"])
+    rc, out = run_play(yaml.safe_dump(play), {"nodes": {"node1": None}}, "all", dict(extra, haproxy_tls_certificates=[]))  # noqa: E501
+    assert rc == 0, out
+    assert Config.load(str(tmp_path / "config.json")).https_port == 0  # no certificate: HTTPS off
+
+
+def test_certificates_removed_from_the_list_go_once_no_app_names_them(run_play, tmp_path):
+    """The role's removal steps (tasks/service.yml), run on this machine in a temporary folder,
+    with the sync program off (so no waiting): a certificate the apps' file still names stays,
+    with a sentence; once the file no longer names it, it is removed and the listed ones stay."""
+    tasks = yaml.safe_load((ROLE / "tasks" / "service.yml").read_text())
+    first = next(i for i, t in enumerate(tasks) if t["name"] == "Find the TLS certificate files")
+    steps = [t for t in tasks[first:] if "ansible.builtin.meta" not in t]
+    for t in steps:
+        t.pop("notify", None)
+    (tmp_path / "removal.yml").write_text(yaml.safe_dump(steps))
+    certs, dynamic = tmp_path / "certs", tmp_path / "marathon.cfg"
+    certs.mkdir()
+    for name in ("kept", "gone"):
+        (certs / f"{name}.pem").write_text(PEM)
+    play = [{
+        "hosts": "nodes", "gather_facts": False,
+        "vars_files": [str(ROLE / "defaults" / "main.yml"), str(ROLE / "vars" / "main.yml")],
+        "tasks": [{"ansible.builtin.import_tasks": str(tmp_path / "removal.yml")}],
+    }]  # fmt: skip
+    extra = {
+        "_haproxy_tls_dir": str(certs),
+        "_haproxy_dynamic_config": str(dynamic),
+        "haproxy_sync_enabled": False,
+        "haproxy_tls_certificates": [{"name": "kept", "pem": PEM}],
+    }
+
+    def run(**more):
+        return run_play(yaml.safe_dump(play), {"nodes": {"node1": None}}, "all", dict(extra, **more))
+
+    dynamic.write_text(f"frontend x\n    bind :1 ssl crt {certs}/gone.pem\n")
+    rc, out = run()
+    assert rc != 0
+    assert f"still names {certs}/gone.pem, removed from haproxy_tls_certificates" in out, out
+    assert (certs / "gone.pem").exists()
+
+    dynamic.write_text(f"frontend x\n    bind :1 ssl crt {certs}/kept.pem\n")
+    rc, out = run()
+    assert rc == 0, out
+    assert sorted(p.name for p in certs.iterdir()) == ["kept.pem"]
+
+    # The last one removed: HTTPS goes off, so the folder must be out of the apps' file first.
+    dynamic.write_text(f"frontend marathon_https_vhosts\n    bind :443 ssl crt {certs}/\n")
+    rc, out = run(haproxy_tls_certificates=[])
+    assert rc != 0 and f"still names {certs}/," in out, out
+    dynamic.write_text("# no TLS\n")
+    rc, out = run(haproxy_tls_certificates=[])
+    assert rc == 0, out
+    assert list(certs.iterdir()) == []
