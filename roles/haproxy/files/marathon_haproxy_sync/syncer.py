@@ -400,8 +400,7 @@ class Syncer:
             self.status["config"]["reload_verified"] = False
             return
         expected = set(render.frontends(text))
-        if render.VHOST_FRONTEND in text:
-            expected.add(render.VHOST_FRONTEND)
+        expected.update(name for name in render.SHARED_FRONTENDS if f"frontend {name}" in text)
         deadline = time.monotonic() + self.cfg.reload_verify_timeout
         pid: int | None = None
         missing = expected
