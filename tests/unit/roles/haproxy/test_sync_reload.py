@@ -5,7 +5,6 @@ noticed. Everything binds to 127.0.0.1 on free ports; loads are bounded."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import socket
@@ -13,55 +12,23 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from haproxy_sync_helpers import MasterWorker, QuietServer, StaticClient, app, free_port, requires_haproxy, task
+from haproxy_sync_helpers import (
+    Backend,
+    MasterWorker,
+    StaticClient,
+    app,
+    free_port,
+    requires_haproxy,
+    task,
+    wait_serving,
+)
 from marathon_haproxy_sync.haproxy import HAProxy, RuntimeAPI, split_servers
 from marathon_haproxy_sync.syncer import Syncer
 
 pytestmark = requires_haproxy
-
-
-class Backend:
-    """An app task: answers every GET with its own name."""
-
-    def __init__(self, name):
-        body = name.encode()
-        backend = self
-        self.connections = set()
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self):
-                super().setup()
-                backend.connections.add(self.connection)
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):  # noqa: N802
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = QuietServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        """Like a killed process: refuse connections at once and drop every open one."""
-        with contextlib.suppress(OSError):
-            self.server.socket.shutdown(socket.SHUT_RDWR)  # stops listening now, not at the next poll
-        self.server.shutdown()
-        for conn in list(self.connections):
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        self.server.server_close()
 
 
 class Load:
@@ -117,19 +84,6 @@ def http_app(*backends):
     service_port = free_port()
     web = app("/web", service_port, [task(port=b.port) for b in backends], labels={"HAPROXY_0_MODE": "http"})
     return web, service_port, f"http://127.0.0.1:{service_port}/"
-
-
-def wait_serving(url, expected, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
-                if resp.read().decode() in expected:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"{url} did not serve {expected} within {timeout}s")
 
 
 def test_reloads_drop_no_request(haproxy_mw):

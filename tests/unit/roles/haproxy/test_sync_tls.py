@@ -15,13 +15,22 @@ from pathlib import Path
 
 import pytest
 import yaml
-from haproxy_sync_helpers import HAPROXY, MasterWorker, StaticClient, app, free_port, requires_haproxy, task
+from haproxy_sync_helpers import (
+    HAPROXY,
+    Backend,
+    MasterWorker,
+    StaticClient,
+    app,
+    free_port,
+    requires_haproxy,
+    task,
+    wait_serving,
+)
 from marathon_haproxy_sync.config import Config
 from marathon_haproxy_sync.haproxy import HAProxy
 from marathon_haproxy_sync.render import HTTPS_FRONTEND, assemble, binds, frontends, render_blocks
 from marathon_haproxy_sync.services import build_services
 from marathon_haproxy_sync.syncer import Syncer
-from test_sync_reload import Backend, wait_serving
 
 OPENSSL = shutil.which("openssl")
 requires_openssl = pytest.mark.skipif(OPENSSL is None, reason="the openssl command is not installed")
