@@ -20,6 +20,9 @@ description:
   - Every path is read with C(lstat), so a symbolic link counts by itself, not its target. A
     directory counts by itself (an entry added, renamed or removed changes its time) and by each
     of its direct entries (one level, C(lstat) as well).
+  - With O(process=newest_child) the start is that of the newest child of the unit's main
+    process instead, for a daemon whose reload starts new workers under a master that keeps
+    running (HAProxy in master-worker mode): a reload that took effect then counts as a start.
   - Changes nothing; a unit that does not exist is reported as inactive, not as a failure.
 author:
   - mesosphere.cluster contributors (@mesosphere)
@@ -48,6 +51,25 @@ options:
     type: list
     elements: path
     required: true
+  process:
+    description:
+      - Whose start counts.
+      - V(main) is the unit's main process, as systemd reports it. A reload that does not
+        replace the main process does not count: the files changed since it started still
+        need a restart.
+      - V(newest_child) is the most recently started direct child of the unit's main process
+        (C(MainPID)), read from C(/proc) (the parent and start of each process in
+        C(/proc/<pid>/stat), with C(/proc/uptime) to place it in time, to a hundredth of a
+        second). HAProxy's master re-executes itself on C(systemctl reload) and starts a new
+        worker, so the newest worker's start is when the last reload took effect, whoever
+        (this collection, the sync program, a person) asked for it. Old workers still
+        finishing their connections are older and do not count. When the main process has
+        no child (a master without workers, or an inactive unit), the main process's start
+        counts.
+    type: str
+    choices: [main, newest_child]
+    default: main
+    version_added: "0.2.0"
 notes:
   - The comparison trusts the host's clock. A jump of the real-time clock between the service's
     start and a file's change (for example a first NTP synchronisation) can hide or invent a change.
@@ -77,6 +99,21 @@ EXAMPLES = r"""
       - /etc/mesos-master
       - /etc/mesos/zk
       - /etc/default/mesos-master
+
+- name: Has HAProxy's running worker been started since its configuration last changed?
+  mesosphere.cluster.pending_restart:
+    service: haproxy
+    paths:
+      - /etc/haproxy/haproxy.cfg
+      - /etc/haproxy/certs
+    process: newest_child
+  register: haproxy_pending
+
+- name: Reload it when it has not
+  ansible.builtin.systemd_service:
+    name: haproxy
+    state: reloaded
+  when: haproxy_pending.restart_pending
 """
 
 RETURN = r"""
@@ -89,6 +126,7 @@ started:
   description:
     - When the running process was started, in seconds since the epoch, or null when systemd
       reports no start (a unit that never ran or does not exist).
+    - With O(process=newest_child), the start of the main process's newest child when it has one.
     - For an inactive unit this is the start of its last run.
   returned: always
   type: float
@@ -132,6 +170,7 @@ from ansible.module_utils.basic import AnsibleModule
 UNIT_SUFFIXES = (".service", ".socket", ".target", ".timer", ".mount", ".path", ".scope", ".slice")
 ACTIVE_STATES = ("active", "reloading")
 PROPERTIES = ("ActiveState", "ExecMainStartTimestampMonotonic", "ActiveEnterTimestampMonotonic")
+PROC = "/proc"
 
 
 def unit_name(service: str) -> str:
@@ -168,6 +207,44 @@ def start_time(show: dict[str, str]) -> float | None:
     return monotonic_to_epoch(mono) if mono else None
 
 
+def _stat_fields(text: str) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses)."""
+    return text[text.rfind(")") + 1:].split()
+
+
+def newest_child_start(main_pid: int, proc: str | None = None) -> float | None:
+    """The start, in seconds since the epoch, of the newest direct child of `main_pid`, or None.
+
+    /proc/<pid>/stat gives the parent (field 4) and the start in clock ticks since boot (field 22);
+    /proc/uptime gives the seconds since boot now, on the same clock.
+    """
+    if main_pid <= 0:
+        return None
+    proc = proc or PROC
+    newest = None
+    for name in os.listdir(proc):
+        if not name.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, name, "stat"), encoding="utf-8", errors="replace") as handle:
+                fields = _stat_fields(handle.read())
+        except OSError:  # the process ended while we looked, or is not ours to read
+            continue
+        # fields[0] is the state (field 3), so the parent is fields[1] and the start fields[19]
+        if len(fields) < 20 or fields[1] != str(main_pid):
+            continue
+        try:
+            ticks = int(fields[19])
+        except ValueError:
+            continue
+        newest = ticks if newest is None else max(newest, ticks)
+    if newest is None:
+        return None
+    with open(os.path.join(proc, "uptime"), encoding="ascii") as handle:
+        uptime = float(handle.read().split()[0])
+    return time.time() - (uptime - newest / os.sysconf("SC_CLK_TCK"))
+
+
 def modified_after(paths: list[str], started: float | None) -> tuple[list[str], list[str]]:
     """(changed, missing): paths and direct directory entries whose lstat mtime is after `started`."""
     changed: set[str] = set()
@@ -202,6 +279,7 @@ def main() -> None:
         argument_spec=dict(
             service=dict(type="str", required=True),
             paths=dict(type="list", elements="path", required=True),
+            process=dict(type="str", choices=["main", "newest_child"], default="main"),
         ),
         supports_check_mode=True,
     )
@@ -209,13 +287,21 @@ def main() -> None:
     systemctl = module.get_bin_path("systemctl")
     if not systemctl:
         module.fail_json(msg="Cannot tell whether %s needs a restart: systemctl is not installed on this host." % unit)
-    rc, out, err = module.run_command([systemctl, "show", unit, "--property=" + ",".join(PROPERTIES)])
+    newest_child = module.params["process"] == "newest_child"
+    properties = PROPERTIES + (("MainPID",) if newest_child else ())
+    rc, out, err = module.run_command([systemctl, "show", unit, "--property=" + ",".join(properties)])
     if rc != 0:
         module.fail_json(msg="Cannot tell whether %s needs a restart: systemctl show failed with code %s (%s)."
                          % (unit, rc, (err or out).strip() or "no output"))
     show = parse_show(out)
     active = show.get("ActiveState") in ACTIVE_STATES
     started = start_time(show)
+    if newest_child:
+        try:
+            started = newest_child_start(_micros(show.get("MainPID"))) or started
+        except (OSError, ValueError) as exc:
+            module.fail_json(msg="Cannot tell when the newest process of %s started: cannot read %s: %s."
+                             % (unit, PROC, exc))
     try:
         changed_paths, missing = modified_after(module.params["paths"], started)
     except OSError as exc:

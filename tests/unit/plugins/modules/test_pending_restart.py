@@ -186,3 +186,104 @@ def test_reports_check_mode_from_a_play_or_task_too(run_module, systemd, conf):
     assert run_module(pending_restart.main, dict(service="zookeeper", paths=paths))[0]["check_mode"] is False
     result, failed = run_module(pending_restart.main, dict(service="zookeeper", paths=paths), check_mode=True)
     assert not failed and result["check_mode"] is True
+
+
+# process=newest_child: the start of the main process's newest child, from a fake /proc.
+
+TICKS = os.sysconf("SC_CLK_TCK")
+UPTIME = 10000.0  # seconds since boot, in the fake /proc/uptime
+
+
+def fake_proc(root, main_pid, processes):
+    """A /proc with /proc/uptime and, for each (pid, ppid, started seconds ago, name), a stat file."""
+    root.mkdir()
+    (root / "uptime").write_text("%.2f 12345.67\n" % UPTIME)
+    (root / "self").mkdir()  # not a process directory: ignored
+    for pid, ppid, ago, name in processes:
+        (root / str(pid)).mkdir()
+        fields = ["S", str(ppid)] + ["0"] * 17 + [str(int((UPTIME - ago) * TICKS))] + ["0"] * 10
+        (root / str(pid) / "stat").write_text("%d (%s) %s\n" % (pid, name, " ".join(fields)))
+    return root
+
+
+@pytest.fixture
+def master(systemd, monkeypatch, tmp_path):
+    """haproxy.service: a master (pid 100, started with the unit) with an old and a new worker."""
+    calls = systemd.run_command
+
+    def with_main_pid(args, **kwargs):
+        rc, out, err = calls(args, **kwargs)
+        return rc, out + "MainPID=%d\n" % systemd.main_pid if rc == 0 else out, err
+
+    systemd.run_command = with_main_pid
+    systemd.main_pid = 100
+    monkeypatch.setattr(pending_restart, "PROC", str(fake_proc(tmp_path / "proc", 100, [
+        (1, 0, UPTIME, "systemd"),
+        (100, 1, STARTED_AGO, "haproxy"),
+        (200, 100, 60, "haproxy"),           # an old worker still finishing its connections
+        (300, 100, 20, "haproxy (worker)"),  # the worker of the last reload; a name with ") "
+        (400, 1, 5, "unrelated"),            # newer, but not a child of the master
+        (500, 400, 1, "grandchild"),
+    ])))
+    return systemd
+
+
+def run_child(run_module, paths, check_mode=False):
+    return run_module(pending_restart.main, dict(service="haproxy", paths=[str(p) for p in paths],
+                                                 process="newest_child"), check_mode=check_mode)
+
+
+def test_newest_child_a_file_changed_before_the_last_reload_is_not_pending(run_module, master, conf):
+    age(conf / "zoo.cfg", 50)  # after the master's start, before the newest worker's
+    result, failed = run_child(run_module, [conf / "zoo.cfg"])
+    assert not failed
+    assert abs(result["started"] - (time.time() - 20)) < 0.1
+    assert result["restart_pending"] is False
+    assert result["changed_paths"] == []
+    assert master.calls == [["/usr/bin/systemctl", "show", "haproxy.service",
+                             "--property=ActiveState,ExecMainStartTimestampMonotonic,"
+                             "ActiveEnterTimestampMonotonic,MainPID"]]
+    # the master's start alone would have called it pending
+    assert run(run_module, [conf / "zoo.cfg"], service="haproxy")[0]["restart_pending"] is True
+
+
+def test_newest_child_a_file_changed_after_the_last_reload_is_pending(run_module, master, conf):
+    age(conf / "flags" / "quorum", 10)
+    result, failed = run_child(run_module, [conf / "zoo.cfg", conf / "flags"], check_mode=True)
+    assert not failed
+    assert result["restart_pending"] is True
+    assert result["changed_paths"] == [str(conf / "flags" / "quorum")]
+    assert result["changed"] is False and result["check_mode"] is True
+
+
+def test_newest_child_without_children_counts_the_main_process(run_module, master, conf):
+    master.main_pid = 200  # a process without children
+    age(conf / "zoo.cfg", 50)
+    result = run_child(run_module, [conf / "zoo.cfg"])[0]
+    assert abs(result["started"] - (time.time() - STARTED_AGO)) < 1
+    assert result["restart_pending"] is True
+
+
+def test_newest_child_of_an_inactive_unit(run_module, master, conf):
+    master.state = "inactive"
+    master.main_pid = 0
+    age(conf / "zoo.cfg", 10)
+    result, failed = run_child(run_module, [conf / "zoo.cfg"])
+    assert not failed
+    assert result["active"] is False and result["restart_pending"] is False
+
+
+def test_newest_child_on_a_real_process(tmp_path):
+    # This test's own process with one child started now; /proc is the real one.
+    import subprocess
+    import sys
+
+    before = time.time()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        started = pending_restart.newest_child_start(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+    assert started is not None
+    assert before - 0.1 <= started <= time.time() + 0.1
