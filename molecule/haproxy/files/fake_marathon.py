@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """Just enough Marathon for the haproxy scenario: the apps come from a JSON file.
 
-GET /v2/apps (and /v2/apps/{id}) answer from APPS_FILE, read on every request; /v2/events is a
-server-sent event stream that sends a status_update_event for every app each time the file
-changes. Test scaffolding only; the cluster scenario uses the real stand-ins.
+GET /v2/apps (and /v2/apps/{id}) answer from APPS_FILE, read on every request; while the file
+EMPTY_ONCE (next to it) exists, the next GET /v2/apps answers an empty list once and removes it
+(a Marathon that lost its state for one read). /v2/events is a server-sent event stream that
+sends a status_update_event for every app each time the file changes. Test scaffolding only; the
+cluster scenario uses the real stand-ins.
 """
 
 import json
@@ -13,6 +15,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 APPS_FILE = sys.argv[2] if len(sys.argv) > 2 else "/srv/fake-marathon/apps.json"
+EMPTY_ONCE = os.path.join(os.path.dirname(APPS_FILE), "EMPTY_ONCE")
 
 
 def load_apps():
@@ -34,7 +37,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         path = self.path.split("?", 1)[0]
         if path == "/v2/apps":
-            self._json(200, {"apps": load_apps()})
+            try:
+                os.remove(EMPTY_ONCE)
+                self._json(200, {"apps": []})
+            except FileNotFoundError:
+                self._json(200, {"apps": load_apps()})
         elif path.startswith("/v2/apps/"):
             app_id = "/" + path[len("/v2/apps/") :].strip("/")
             found = [a for a in load_apps() if a["id"] == app_id]
