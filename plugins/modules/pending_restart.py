@@ -22,7 +22,7 @@ description:
     of its direct entries (one level, C(lstat) as well).
   - With O(process=newest_child) the start is that of the newest child of the unit's main
     process instead, for a daemon whose reload starts new workers under a master that keeps
-    running (HAProxy in master-worker mode): a reload that took effect then counts as a start.
+    running (HAProxy in master-worker mode), so that a reload that took effect counts as a start.
   - Changes nothing; a unit that does not exist is reported as inactive, not as a failure.
 author:
   - mesosphere.cluster contributors (@mesosphere)
@@ -55,17 +55,18 @@ options:
     description:
       - Whose start counts.
       - V(main) is the unit's main process, as systemd reports it. A reload that does not
-        replace the main process does not count: the files changed since it started still
+        replace the main process does not count, so the files changed since it started still
         need a restart.
       - V(newest_child) is the most recently started direct child of the unit's main process
         (C(MainPID)), read from C(/proc) (the parent and start of each process in
-        C(/proc/<pid>/stat), with C(/proc/uptime) to place it in time, to a hundredth of a
-        second). HAProxy's master re-executes itself on C(systemctl reload) and starts a new
-        worker, so the newest worker's start is when the last reload took effect, whoever
-        (this collection, the sync program, a person) asked for it. Old workers still
-        finishing their connections are older and do not count. When the main process has
-        no child (a master without workers, or an inactive unit), the main process's start
-        counts.
+        C(/proc/<pid>/stat)). HAProxy's master re-executes itself on C(systemctl reload) and
+        starts a new worker, so the newest worker's start is when the last reload took effect,
+        whoever (this collection, the sync program, a person) asked for it. Old workers still
+        finishing their connections are older and do not count. When the main process has no
+        child (a master without workers, or an inactive unit), the main process's start counts.
+      - The kernel gives a process's start to a clock tick (a hundredth of a second), rounded
+        down. A file changed less than that before a reload may count as newer than the new
+        worker, which costs one more reload, never a missed one.
     type: str
     choices: [main, newest_child]
     default: main
@@ -215,8 +216,8 @@ def _stat_fields(text: str) -> list[str]:
 def newest_child_start(main_pid: int, proc: str | None = None) -> float | None:
     """The start, in seconds since the epoch, of the newest direct child of `main_pid`, or None.
 
-    /proc/<pid>/stat gives the parent (field 4) and the start in clock ticks since boot (field 22);
-    /proc/uptime gives the seconds since boot now, on the same clock.
+    /proc/<pid>/stat gives the parent (field 4) and the start in clock ticks since boot (field 22),
+    which places the start a little early (a tick, 1/100 s), never late.
     """
     if main_pid <= 0:
         return None
@@ -240,9 +241,15 @@ def newest_child_start(main_pid: int, proc: str | None = None) -> float | None:
         newest = ticks if newest is None else max(newest, ticks)
     if newest is None:
         return None
-    with open(os.path.join(proc, "uptime"), encoding="ascii") as handle:
-        uptime = float(handle.read().split()[0])
-    return time.time() - (uptime - newest / os.sysconf("SC_CLK_TCK"))
+    return time.time() - (since_boot(proc) - newest / os.sysconf("SC_CLK_TCK"))
+
+
+def since_boot(proc: str | None = None) -> float:
+    """Seconds since boot now, on the clock of /proc/<pid>/stat's start (CLOCK_BOOTTIME)."""
+    if hasattr(time, "CLOCK_BOOTTIME"):
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
+    with open(os.path.join(proc or PROC, "uptime"), encoding="ascii") as handle:
+        return float(handle.read().split()[0])  # to a hundredth of a second
 
 
 def modified_after(paths: list[str], started: float | None) -> tuple[list[str], list[str]]:

@@ -191,17 +191,17 @@ def test_reports_check_mode_from_a_play_or_task_too(run_module, systemd, conf):
 # process=newest_child: the start of the main process's newest child, from a fake /proc.
 
 TICKS = os.sysconf("SC_CLK_TCK")
-UPTIME = 10000.0  # seconds since boot, in the fake /proc/uptime
 
 
 def fake_proc(root, main_pid, processes):
     """A /proc with /proc/uptime and, for each (pid, ppid, started seconds ago, name), a stat file."""
     root.mkdir()
-    (root / "uptime").write_text("%.2f 12345.67\n" % UPTIME)
+    uptime = pending_restart.since_boot()
+    (root / "uptime").write_text("%.2f 12345.67\n" % uptime)
     (root / "self").mkdir()  # not a process directory: ignored
     for pid, ppid, ago, name in processes:
         (root / str(pid)).mkdir()
-        fields = ["S", str(ppid)] + ["0"] * 17 + [str(int((UPTIME - ago) * TICKS))] + ["0"] * 10
+        fields = ["S", str(ppid)] + ["0"] * 17 + [str(int((uptime - ago) * TICKS))] + ["0"] * 10
         (root / str(pid) / "stat").write_text("%d (%s) %s\n" % (pid, name, " ".join(fields)))
     return root
 
@@ -218,7 +218,7 @@ def master(systemd, monkeypatch, tmp_path):
     systemd.run_command = with_main_pid
     systemd.main_pid = 100
     monkeypatch.setattr(pending_restart, "PROC", str(fake_proc(tmp_path / "proc", 100, [
-        (1, 0, UPTIME, "systemd"),
+        (1, 0, 5000, "systemd"),
         (100, 1, STARTED_AGO, "haproxy"),
         (200, 100, 60, "haproxy"),           # an old worker still finishing its connections
         (300, 100, 20, "haproxy (worker)"),  # the worker of the last reload; a name with ") "
@@ -287,3 +287,9 @@ def test_newest_child_on_a_real_process(tmp_path):
         child.wait()
     assert started is not None
     assert before - 0.1 <= started <= time.time() + 0.1
+
+
+def test_since_boot_without_clock_boottime_reads_proc_uptime(monkeypatch, tmp_path):
+    (tmp_path / "uptime").write_text("1234.56 999.00\n")
+    monkeypatch.delattr(time, "CLOCK_BOOTTIME", raising=False)
+    assert pending_restart.since_boot(str(tmp_path)) == 1234.56
