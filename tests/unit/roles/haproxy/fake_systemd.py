@@ -115,7 +115,7 @@ class FakeSystemd:
         self.worker_file = tmp / "worker.pid"
         self.master = subprocess.Popen([sys.executable, "-c", MASTER, str(self.worker_file)],
                                        start_new_session=True)
-        for _ in range(200):
+        for _attempt in range(200):
             if self.worker_file.exists():
                 break
             time.sleep(0.02)

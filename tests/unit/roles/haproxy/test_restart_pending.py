@@ -92,7 +92,7 @@ def test_a_reload_that_took_effect_since_counts(run_play, systemd, node):
     time.sleep(0.05)
     before = systemd.worker_file.read_text()
     systemd.master.send_signal(signal.SIGUSR2)
-    for _ in range(100):
+    for _attempt in range(100):
         if systemd.worker_file.read_text() != before:
             break
         time.sleep(0.02)
