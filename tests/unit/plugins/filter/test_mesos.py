@@ -9,8 +9,8 @@ from ansible_collections.mesosphere.cluster.plugins.filter import mesos as f
 
 
 def test_filters_are_registered():
-    assert set(f.FilterModule().filters()) == {"mesos_quorum", "mesos_resources", "mesos_attributes",
-                                                 "mesos_role_policy_errors"}
+    expected = {"mesos_quorum", "mesos_resources", "mesos_attributes", "mesos_role_policy_errors"}
+    assert set(f.FilterModule().filters()) == expected
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ def test_the_client_asks_for_tasks_deployments_and_readiness(make_config, marath
     client = MarathonClient(make_config(marathon_urls=[m.url]))
     client.get_apps()
     client.get_app("/g/web")
-    (list_path, _), (app_path, _) = m.requests
+    (list_path, _list_body), (app_path, _app_body) = m.requests
     assert urlsplit(list_path).path == "/v2/apps"
     assert parse_qs(urlsplit(list_path).query)["embed"] == ["apps.tasks", "apps.deployments", "apps.readiness"]
     assert urlsplit(app_path).path == "/v2/apps/g/web"

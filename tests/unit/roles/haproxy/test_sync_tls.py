@@ -336,7 +336,6 @@ def test_https_vhosts_redirects_paths_and_a_refused_certificate(tls_haproxy):
             backend.close()
 
 
-
 # -- the role: preflight, deployed files, the sync program's configuration -----------------------
 
 ROLE = Path(__file__).resolve().parents[4] / "roles" / "haproxy"
@@ -345,9 +344,8 @@ PEM = (
     f"-----BEGIN CERTIFICATE-----\n{SECRET}cert\n-----END CERTIFICATE-----\n"
     f"-----BEGIN PRIVATE KEY-----\n{SECRET}key\n-----END PRIVATE KEY-----\n"
 )
-CERT, KEY = PEM.split("-----BEGIN PRIVATE KEY-----")[0], "-----BEGIN PRIVATE KEY-----" + PEM.split(
-    "-----BEGIN PRIVATE KEY-----"
-)[1]
+CERT_PART, KEY_PART = PEM.split("-----BEGIN PRIVATE KEY-----", 1)
+CERT, KEY = CERT_PART, "-----BEGIN PRIVATE KEY-----" + KEY_PART
 PREFLIGHT = """
 - name: Preflight only
   hosts: nodes
