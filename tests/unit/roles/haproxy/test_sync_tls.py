@@ -327,7 +327,7 @@ def test_https_vhosts_redirects_paths_and_a_refused_certificate(tls_haproxy):
             apps[1]["tasks"].append(task(port=api2.port))
             assert syncer.full_sync() is True
             assert "last_runtime_update" in syncer.status["config"]
-            seen = {https_get(cfg.https_port, "shop.test", "/api/x", cafile=crts["shop"])[1] for _ in range(8)}
+            seen = {https_get(cfg.https_port, "shop.test", "/api/x", cafile=crts["shop"])[1] for _attempt in range(8)}
             assert seen == {"api", "api2"}
         finally:
             api2.close()
