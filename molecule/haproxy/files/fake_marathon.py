@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Just enough Marathon for the haproxy scenario: the apps come from a JSON file.
 
-GET /v2/apps (and /v2/apps/{id}) answer from APPS_FILE, read on every request; while the file
-EMPTY_ONCE (next to it) exists, the next GET /v2/apps answers an empty list once and removes it
-(a Marathon that lost its state for one read). /v2/events is a server-sent event stream that
+GET /v2/apps (and /v2/apps/{id}) answer from APPS_FILE, read on every request. While the file
+EMPTY_ONCE (next to it) exists, holding a number N, GET /v2/apps answers an empty list once to
+each client address, and the file is removed once N addresses had theirs (a Marathon that lost
+its state for one read of every node). /v2/events is a server-sent event stream that
 sends a status_update_event for every app each time the file changes. Test scaffolding only; the
 cluster scenario uses the real stand-ins.
 """
@@ -11,11 +12,32 @@ cluster scenario uses the real stand-ins.
 import json
 import os
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 APPS_FILE = sys.argv[2] if len(sys.argv) > 2 else "/srv/fake-marathon/apps.json"
 EMPTY_ONCE = os.path.join(os.path.dirname(APPS_FILE), "EMPTY_ONCE")
+EMPTIED = {}  # EMPTY_ONCE's mtime -> the client addresses that had their empty answer
+LOCK = threading.Lock()
+
+
+def empty_for(client):
+    """True when this client gets its one empty answer of the current EMPTY_ONCE."""
+    with LOCK:
+        try:
+            stamp = os.stat(EMPTY_ONCE).st_mtime_ns
+            with open(EMPTY_ONCE, encoding="utf-8") as handle:
+                wanted = int(handle.read().strip() or "1")
+        except (FileNotFoundError, ValueError):
+            return False
+        served = EMPTIED.setdefault(stamp, set())
+        if client in served:
+            return False
+        served.add(client)
+        if len(served) >= wanted:
+            os.remove(EMPTY_ONCE)
+        return True
 
 
 def load_apps():
@@ -37,10 +59,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         path = self.path.split("?", 1)[0]
         if path == "/v2/apps":
-            try:
-                os.remove(EMPTY_ONCE)
+            if empty_for(self.client_address[0]):
                 self._json(200, {"apps": []})
-            except FileNotFoundError:
+            else:
                 self._json(200, {"apps": load_apps()})
         elif path.startswith("/v2/apps/"):
             app_id = "/" + path[len("/v2/apps/") :].strip("/")
