@@ -34,6 +34,9 @@ def get(hostport, path, timeout=2.0):
         conn.request("GET", path)
         resp = conn.getresponse()
         return resp.status, resp.getheader("Location"), resp.read()
+    except http.client.HTTPException as exc:
+        # A daemon stopped while it answered (IncompleteRead, a bad status line): unreachable.
+        raise OSError(f"{type(exc).__name__}: {exc!r}") from exc
     finally:
         conn.close()
 
