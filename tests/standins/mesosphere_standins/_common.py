@@ -505,6 +505,11 @@ def master_info_znodes(zk, path: str) -> list[str]:
         children = zk.get_children(path)
     except Exception:  # NoNodeError, connection loss
         return []
+    return sort_master_info_znodes(children)
+
+
+def sort_master_info_znodes(children: list[str]) -> list[str]:
+    """The ``json.info_<seq>`` names among ``children``, lowest sequence first."""
     names = [c for c in children if c.startswith(MASTER_INFO_PREFIX) and c[len(MASTER_INFO_PREFIX):].isdigit()]
     return sorted(names, key=lambda c: int(c[len(MASTER_INFO_PREFIX):]))
 

@@ -321,6 +321,39 @@ class Master:
         self.my_replica = created.rsplit("/", 1)[1]
         LOG.info("contending for leadership as %s/%s", path, self.my_znode)
 
+    def read_membership(self) -> list[str] | None:
+        """The group's json.info_ children, lowest first; None when the connection dropped
+        during the read. Only a read that succeeded can show that
+        this master's membership is gone: a dropped connection (a ZooKeeper member restarting,
+        the ensemble electing its leader) keeps the session, and with it the candidacy and the
+        leadership, until the session expires (high-availability.md)."""
+        from kazoo.exceptions import NoNodeError
+
+        try:
+            return c.sort_master_info_znodes(self.zk.get_children(self.zk_url.path))
+        except NoNodeError:
+            return []
+        except Exception as exc:  # ConnectionLoss, SessionExpired: the listener handles them
+            LOG.info("ZooKeeper read interrupted (%s); the group is unknown until it answers", type(exc).__name__)
+            return None
+
+    def read_leader(self, children: list[str]) -> tuple[str, dict] | None:
+        """The lowest member whose MasterInfo can be read (one that left between the listing and
+        the read is skipped); None when the connection dropped, so that no later member is
+        taken for the leader."""
+        from kazoo.exceptions import NoNodeError
+
+        path = self.zk_url.path.rstrip("/") or ""
+        for name in children:
+            try:
+                data, _ = self.zk.get(f"{path}/{name}")
+                return name, json.loads(data.decode("utf-8"))
+            except NoNodeError:
+                continue
+            except Exception:
+                return None
+        return None
+
     def election_loop(self) -> None:
         path = self.zk_url.path.rstrip("/") or ""
         while not self.stop_event.is_set():
@@ -333,21 +366,14 @@ class Master:
                     # the detector gives up on the leader it knew: no leader until ZooKeeper is back
                     LOG.warning("ZooKeeper unreachable for longer than the session timeout: no leader known")
                     self.leader_info = None
-                if self.zk.connected:
-                    if self.my_znode is None:
-                        self.contend()
-                    children = c.master_info_znodes(self.zk, self.zk_url.path)
+                if self.zk.connected and self.my_znode is None:
+                    self.contend()
+                children = self.read_membership() if self.zk.connected else None
+                if children is not None:
                     if self.my_znode not in children:
                         self.session_lost("our ZooKeeper membership disappeared")
                         continue
-                    leader = None
-                    for name in children:
-                        try:
-                            data, _ = self.zk.get(f"{path}/{name}")
-                            leader = (name, json.loads(data.decode("utf-8")))
-                            break
-                        except Exception:
-                            continue
+                    leader = self.read_leader(children)
                     with contextlib.suppress(Exception):
                         self.replicas_seen = len(self.zk.get_children(f"{path}/{REPLICAS_ZNODE}"))
                     if leader is not None:

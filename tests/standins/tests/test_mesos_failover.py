@@ -305,3 +305,35 @@ def test_agent_killed_right_after_launches_leaves_no_processes(mesos_factory):
     agent.kill()
     workdir = next(a.split("=", 1)[1] for a in agent.args if a.startswith("--work_dir="))
     assert wait_until(lambda: not _processes_under(workdir), 10), _processes_under(workdir)
+
+
+def test_zookeeper_leader_restart_keeps_the_mesos_leader(tmp_path):
+    """A dropped ZooKeeper connection keeps the session (high-availability.md: a master loses
+    its candidacy when its session expires): restarting the ensemble's leader, which drops every
+    client at once, leaves the same Mesos master leading and every master running."""
+    import signal
+
+    from fixtures import start_mesos_master
+
+    zk = ZooKeeperEnsemble(3, tmp_path / "zk")
+    masters = []
+    try:
+        masters = [start_mesos_master(zk.url("/mesos"), tmp_path / f"m{i}" / "work", quorum=2, name=f"m{i}")
+                   for i in range(3)]
+        for proc in masters:
+            proc.wait_http("/master/health")
+        leader = wait_until(lambda: serving_leader(masters), 20)
+        assert leader is not None
+        zk_leader = next(i for i in range(3) if zk.mode(i) == "leader")
+        zk.stop(zk_leader, signal.SIGTERM)
+        zk.start(zk_leader)
+        assert wait_until(lambda: sorted(str(zk.mode(i)) for i in range(3)) == ["follower", "follower", "leader"], 30)
+        time.sleep(SESSION_TIMEOUT)
+        assert all(proc.alive() for proc in masters), [proc.log_tail() for proc in masters]
+        assert elected(leader), leader.log_tail()
+        assert serving_leader(masters) is leader
+        assert not any("committing suicide" in proc.log_text() for proc in masters)
+    finally:
+        for proc in masters:
+            proc.kill()
+        zk.close()
