@@ -323,10 +323,10 @@ class Master:
 
     def read_membership(self) -> list[str] | None:
         """The group's json.info_ children, lowest first; None when the connection dropped
-        during the read. Only a read that succeeded can show that
-        this master's membership is gone: a dropped connection (a ZooKeeper member restarting,
-        the ensemble electing its leader) keeps the session, and with it the candidacy and the
-        leadership, until the session expires (high-availability.md)."""
+        during the read. Only a read that succeeded can show that this master's membership is
+        gone: a dropped connection (a ZooKeeper member restarting, the ensemble electing its
+        leader) keeps the session, and with it the candidacy and the leadership, until the
+        session expires (high-availability.md)."""
         from kazoo.exceptions import NoNodeError
 
         try:
@@ -337,13 +337,12 @@ class Master:
             LOG.info("ZooKeeper read interrupted (%s); the group is unknown until it answers", type(exc).__name__)
             return None
 
-    def read_leader(self, children: list[str]) -> tuple[str, dict] | None:
-        """The lowest member whose MasterInfo can be read (one that left between the listing and
-        the read is skipped); None when the connection dropped, so that no later member is
-        taken for the leader."""
+    def read_leader(self, path: str, children: list[str]) -> tuple[str, dict] | None:
+        """The lowest member of `path` whose MasterInfo can be read (one that left between the
+        listing and the read is skipped); None when the connection dropped, so that no later
+        member is taken for the leader."""
         from kazoo.exceptions import NoNodeError
 
-        path = self.zk_url.path.rstrip("/") or ""
         for name in children:
             try:
                 data, _ = self.zk.get(f"{path}/{name}")
@@ -373,7 +372,7 @@ class Master:
                     if self.my_znode not in children:
                         self.session_lost("our ZooKeeper membership disappeared")
                         continue
-                    leader = self.read_leader(children)
+                    leader = self.read_leader(path, children)
                     with contextlib.suppress(Exception):
                         self.replicas_seen = len(self.zk.get_children(f"{path}/{REPLICAS_ZNODE}"))
                     if leader is not None:

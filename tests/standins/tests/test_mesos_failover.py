@@ -3,7 +3,9 @@ agent failure detection of the Mesos stand-ins (reference README notes 2 and 5,
 high-availability.md, configuration/master.md --quorum, --agent_ping_timeout,
 --max_agent_ping_timeouts; the masters run with --zk_session_timeout=3secs)."""
 
+import contextlib
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -158,17 +160,27 @@ def test_session_loss_ends_leadership_with_nonzero_exit(tmp_path):
         zk.close()
 
 
-def test_standby_without_zookeeper_knows_no_leader(tmp_path):
-    """README note 2: 503 when no leader is known; note 3: /master/redirect too."""
+@contextlib.contextmanager
+def masters_on(zk, tmp_path, count, quorum):
+    """`count` masters on the ensemble's /mesos, each answering /master/health; killed on exit."""
     from fixtures import start_mesos_master
 
-    zk = ZooKeeperEnsemble(1, tmp_path / "zk")
     masters = []
     try:
-        masters = [start_mesos_master(zk.url("/mesos"), tmp_path / f"m{i}" / "work", quorum=1, name=f"m{i}")
-                   for i in range(2)]
+        for i in range(count):
+            masters.append(start_mesos_master(zk.url("/mesos"), tmp_path / f"m{i}" / "work", quorum=quorum,
+                                              name=f"m{i}"))
         for proc in masters:
             proc.wait_http("/master/health")
+        yield masters
+    finally:
+        for proc in masters:
+            proc.kill()
+
+
+def test_standby_without_zookeeper_knows_no_leader(tmp_path):
+    """README note 2: 503 when no leader is known; note 3: /master/redirect too."""
+    with ZooKeeperEnsemble(1, tmp_path / "zk") as zk, masters_on(zk, tmp_path, 2, quorum=1) as masters:
         leader = wait_until(lambda: serving_leader(masters), 15)
         standby = next(m for m in masters if m is not leader)
         assert wait_until(lambda: get(standby, "/master/state").status == 307, 5)
@@ -184,10 +196,6 @@ def test_standby_without_zookeeper_knows_no_leader(tmp_path):
         zk.start(0)
         assert wait_until(lambda: get(standby, "/master/state").status == 200, 30), standby.log_tail()
         assert standby.alive()
-    finally:
-        for proc in masters:
-            proc.kill()
-        zk.close()
 
 
 def test_dead_agent_is_marked_unreachable_and_its_tasks_lost(mesos_factory):
@@ -311,17 +319,7 @@ def test_zookeeper_leader_restart_keeps_the_mesos_leader(tmp_path):
     """A dropped ZooKeeper connection keeps the session (high-availability.md: a master loses
     its candidacy when its session expires): restarting the ensemble's leader, which drops every
     client at once, leaves the same Mesos master leading and every master running."""
-    import signal
-
-    from fixtures import start_mesos_master
-
-    zk = ZooKeeperEnsemble(3, tmp_path / "zk")
-    masters = []
-    try:
-        masters = [start_mesos_master(zk.url("/mesos"), tmp_path / f"m{i}" / "work", quorum=2, name=f"m{i}")
-                   for i in range(3)]
-        for proc in masters:
-            proc.wait_http("/master/health")
+    with ZooKeeperEnsemble(3, tmp_path / "zk") as zk, masters_on(zk, tmp_path, 3, quorum=2) as masters:
         leader = wait_until(lambda: serving_leader(masters), 20)
         assert leader is not None
         zk_leader = next(i for i in range(3) if zk.mode(i) == "leader")
@@ -333,7 +331,3 @@ def test_zookeeper_leader_restart_keeps_the_mesos_leader(tmp_path):
         assert elected(leader), leader.log_tail()
         assert serving_leader(masters) is leader
         assert not any("committing suicide" in proc.log_text() for proc in masters)
-    finally:
-        for proc in masters:
-            proc.kill()
-        zk.close()
