@@ -4,7 +4,8 @@
 
 A new configuration is checked with `haproxy -c` before it replaces the old one. When only the
 servers behind existing backends changed, they are changed in the running worker through the
-runtime API (no reload: a request HAProxy is retrying meets the new tasks at once). Otherwise
+runtime API first (no reload: a request HAProxy is retrying meets the new tasks at once; the
+runtime API refuses a server it cannot parse), and the file follows once checked. Otherwise
 HAProxy is reloaded, and the reload is verified: a new worker must answer on the admin socket
 with every expected frontend. When the check fails, the apps the error lines point at keep
 their last good sections (or are left out); when a reload does not take, the last good file is
@@ -311,6 +312,24 @@ class Syncer:
         """Check `text`; swap it in and update HAProxy (in place or by a reload), or quarantine
         the apps the errors point at and try again. Updates blocks, quarantined and errors in
         place; returns (text, how): how is "runtime", "reload" or None when nothing changed."""
+        tried = text
+        if text != current and self._update_in_place(current, text):
+            # Only servers changed and the running worker took them (the runtime API refuses a
+            # server it cannot parse): it serves the new tasks now, and the file follows once
+            # `haproxy -c` accepts it, so that the next reload starts from a checked file.
+            candidate = self.haproxy.write_candidate(text)
+            ok, _output = self.haproxy.check(candidate)
+            if ok:
+                self.haproxy.install(candidate)
+                self._runtime_updated()
+                return text, "runtime"
+            os.unlink(candidate)
+            # The worker took servers the check refuses: put the running ones back in place (or
+            # by a reload), then handle the refusal as any other below.
+            LOG.error("haproxy -c refused servers the runtime API took; putting the running ones back")
+            if current is None or not self._update_in_place(text, current):
+                self.live_text = None
+                self.reload_pending = True
         dropped: set[str] = set()
         for _round in range(self.MAX_QUARANTINE_ROUNDS + 1):
             if text == current and not self.reload_pending:
@@ -318,7 +337,8 @@ class Syncer:
             candidate = self.haproxy.write_candidate(text)
             ok, output = self.haproxy.check(candidate)
             if ok:
-                return text, self._install(candidate, current, text, errors)
+                # The text tried in place above would fail in place again.
+                return text, self._install(candidate, current, text, errors, in_place=text != tried)
             self._keep_rejected(candidate)
             culprits, pinned = render.error_apps(output, candidate, owners)
             culprits -= dropped
@@ -344,12 +364,13 @@ class Syncer:
         errors.append("gave up after quarantining apps several times; the last good configuration stays")
         return text, None
 
-    def _install(self, candidate: str, current: str | None, text: str, errors: list[str]) -> str | None:
+    def _install(
+        self, candidate: str, current: str | None, text: str, errors: list[str], in_place: bool = True
+    ) -> str | None:
         """Install the checked candidate and bring HAProxy to it; "runtime", "reload" or None."""
         self.haproxy.install(candidate)
-        if self._update_in_place(current, text):
-            self.status["config"]["last_runtime_update"] = _now()
-            self.metrics.inc("marathon_haproxy_sync_runtime_updates_total")
+        if in_place and self._update_in_place(current, text):
+            self._runtime_updated()
             return "runtime"
         self.live_text = None
         pid_before = self._worker_pid()
@@ -377,6 +398,10 @@ class Syncer:
         self.status.pop("last_failed_reload", None)
         self.metrics.inc("marathon_haproxy_sync_reloads_total", result="ok")
         return "reload"
+
+    def _runtime_updated(self) -> None:
+        self.status["config"]["last_runtime_update"] = _now()
+        self.metrics.inc("marathon_haproxy_sync_runtime_updates_total")
 
     def _worker_pid(self) -> int | None:
         if self.runtime is None:

@@ -271,6 +271,79 @@ def test_runtime_api_refusal_falls_back_to_a_reload(haproxy_mw, tmp_path):
         b.close()
 
 
+class RefusingCheck(HAProxy):
+    """HAProxy whose `haproxy -c` also refuses any server on `refused_port`, as a real check
+    refuses a line, with the ALERT pointing at it; it records what the URL served at each check."""
+
+    def __init__(self, cfg, url, refused_port=None):
+        super().__init__(cfg)
+        self.url = url
+        self.refused_port = refused_port
+        self.served_at_check = []
+
+    def check(self, path):
+        try:
+            with urllib.request.urlopen(self.url, timeout=1) as resp:
+                self.served_at_check.append(resp.read().decode())
+        except OSError as exc:
+            self.served_at_check.append(repr(exc))
+        with open(path) as handle:
+            for number, line in enumerate(handle, 1):
+                if self.refused_port and line.strip().startswith("server ") and f":{self.refused_port}" in line:
+                    return False, f"[ALERT]    (1) : config : parsing [{path}:{number}] : server refused by the test"
+        return super().check(path)
+
+
+def test_a_task_change_serves_before_the_file_check_and_a_refused_check_is_undone(haproxy_mw, tmp_path):
+    """The runtime API takes a changed task first (the event-to-serving latency does not pay
+    `haproxy -c`); the file is checked after. When the check refuses what the worker took, the
+    worker gets its last good servers back in place and the file stays as it was."""
+    cfg, _proc = haproxy_mw
+    cfg = _runtime_config(cfg, tmp_path)
+    a, b, c, d = Backend("a"), Backend("b"), Backend("c"), Backend("d")
+    web, _port, url = http_app(a)
+    haproxy = RefusingCheck(cfg, url)
+    syncer = Syncer(cfg, StaticClient([web]), haproxy)
+    try:
+        syncer.full_sync()
+        wait_serving(url, {"a"})
+        pid = _worker_pid(cfg)
+        haproxy.served_at_check.clear()
+        web["tasks"] = [task(port=b.port)]
+        assert syncer.full_sync() is True
+        assert haproxy.served_at_check == ["b"]  # served before the check ran
+        before = Path(cfg.dynamic_config).read_text()
+        assert f":{b.port}" in before
+
+        haproxy.refused_port = c.port
+        haproxy.served_at_check.clear()
+        web["tasks"] = [task(port=c.port)]
+        with Load(url) as load:
+            changed = syncer.full_sync()
+            time.sleep(0.3)
+            load.seen.clear()
+            time.sleep(0.5)
+        print(f"served at the checks: {haproxy.served_at_check}; after: {load.seen}")
+        assert changed is False
+        assert "c" in haproxy.served_at_check  # the worker had taken c
+        assert load.failed == [], load.failed[:5]
+        assert set(load.seen) == {"b"}, load.seen  # and gave it back: b serves again
+        assert Path(cfg.dynamic_config).read_text() == before
+        [quarantined] = syncer.status["quarantined"]
+        assert quarantined["app"] == "/web" and quarantined["reason"].endswith("server refused by the test")
+        assert _worker_pid(cfg) == pid  # all in place, no reload
+
+        web["tasks"] = [task(port=d.port)]  # a task the check accepts: applied in place again
+        assert syncer.full_sync() is True
+        wait_serving(url, {"d"})
+        assert f":{d.port}" in Path(cfg.dynamic_config).read_text()
+        assert syncer.status["quarantined"] == []
+        assert _worker_pid(cfg) == pid
+    finally:
+        for t in (a, b, c, d):
+            t.close()
+
+
 def test_after_a_restart_the_sync_takes_the_running_servers_over(haproxy_mw, tmp_path):
     cfg, _proc = haproxy_mw
     cfg = _runtime_config(cfg, tmp_path)
