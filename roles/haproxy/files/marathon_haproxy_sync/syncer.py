@@ -327,7 +327,8 @@ class Syncer:
             # The worker took servers the check refuses: put the running ones back in place (or
             # by a reload), then handle the refusal as any other below.
             LOG.error("haproxy -c refused servers the runtime API took; putting the running ones back")
-            if current is None or not self._update_in_place(text, current):
+            # In place from `text` (what the worker holds now) back to `current`.
+            if current is None or not self._update_in_place(current=text, text=current):
                 self.live_text = None
                 self.reload_pending = True
         dropped: set[str] = set()

@@ -17,6 +17,7 @@ import stat
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.mesosphere.cluster.plugins.module_utils import _directory
 from ansible_collections.mesosphere.cluster.plugins.modules import flag_directory
 
 OWNER = pwd.getpwuid(os.getuid()).pw_name
@@ -356,7 +357,7 @@ def test_failed_write_leaves_no_temporary_file(tmp_path, run_module, monkeypatch
     def refuse(src, dst):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(flag_directory.os, "replace", refuse)
+    monkeypatch.setattr(_directory.os, "replace", refuse)
     result, failed = run(run_module, tmp_path, {"quorum": 2})
     assert failed
     assert result["msg"] == "Could not write the flag quorum to %s: Permission denied." % (tmp_path / "quorum")
