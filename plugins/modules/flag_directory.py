@@ -158,7 +158,7 @@ def run(module):
     params = module.params
     secret = set(params["secret_flags"])
     wanted = {}
-    for name, value in sorted(params["flags"].items()):
+    for name, value in params["flags"].items():
         wanted[name] = render(name, value)
         text = wanted[name].decode("utf-8")[:-1]
         if name in secret and text:

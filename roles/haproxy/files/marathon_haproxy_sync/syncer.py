@@ -312,34 +312,30 @@ class Syncer:
         """Check `text`; swap it in and update HAProxy (in place or by a reload), or quarantine
         the apps the errors point at and try again. Updates blocks, quarantined and errors in
         place; returns (text, how): how is "runtime", "reload" or None when nothing changed."""
-        tried = text
-        if text != current and self._update_in_place(current, text):
-            # Only servers changed and the running worker took them (the runtime API refuses a
-            # server it cannot parse): it serves the new tasks now, and the file follows once
-            # `haproxy -c` accepts it, so that the next reload starts from a checked file.
-            candidate = self.haproxy.write_candidate(text)
-            ok, _output = self.haproxy.check(candidate)
-            if ok:
-                self.haproxy.install(candidate)
-                self._runtime_updated()
-                return text, "runtime"
-            os.unlink(candidate)
-            # The worker took servers the check refuses: put the running ones back in place (or
-            # by a reload), then handle the refusal as any other below.
-            LOG.error("haproxy -c refused servers the runtime API took; putting the running ones back")
-            # In place from `text` (what the worker holds now) back to `current`.
-            if current is None or not self._update_in_place(current=text, text=current):
-                self.live_text = None
-                self.reload_pending = True
         dropped: set[str] = set()
         for _round in range(self.MAX_QUARANTINE_ROUNDS + 1):
             if text == current and not self.reload_pending:
                 return text, None
+            # When only servers changed, the running worker takes them first (the runtime API
+            # refuses a server it cannot parse): it serves the new tasks before `haproxy -c`
+            # has run, and the file follows once checked, so the next reload starts from it.
+            in_place = self._update_in_place(current, text)
             candidate = self.haproxy.write_candidate(text)
             ok, output = self.haproxy.check(candidate)
+            if ok and in_place:
+                self.haproxy.install(candidate)
+                self.status["config"]["last_runtime_update"] = _now()
+                self.metrics.inc("marathon_haproxy_sync_runtime_updates_total")
+                return text, "runtime"
             if ok:
-                # The text tried in place above would fail in place again.
-                return text, self._install(candidate, current, text, errors, in_place=text != tried)
+                return text, self._reload_to(candidate, current, text, errors)
+            if in_place:
+                # The worker took servers the check refuses: from `text`, what it holds now,
+                # back to `current` in place (or by a reload); the refusal is handled below.
+                LOG.error("haproxy -c refused servers the runtime API took; putting the running ones back")
+                if current is None or not self._update_in_place(current=text, text=current):
+                    self.live_text = None
+                    self.reload_pending = True
             self._keep_rejected(candidate)
             culprits, pinned = render.error_apps(output, candidate, owners)
             culprits -= dropped
@@ -365,14 +361,9 @@ class Syncer:
         errors.append("gave up after quarantining apps several times; the last good configuration stays")
         return text, None
 
-    def _install(
-        self, candidate: str, current: str | None, text: str, errors: list[str], in_place: bool = True
-    ) -> str | None:
-        """Install the checked candidate and bring HAProxy to it; "runtime", "reload" or None."""
+    def _reload_to(self, candidate: str, current: str | None, text: str, errors: list[str]) -> str | None:
+        """Install the checked candidate and reload HAProxy to it; "reload" or None."""
         self.haproxy.install(candidate)
-        if in_place and self._update_in_place(current, text):
-            self._runtime_updated()
-            return "runtime"
         self.live_text = None
         pid_before = self._worker_pid()
         ok, output = self.haproxy.reload()
@@ -399,10 +390,6 @@ class Syncer:
         self.status.pop("last_failed_reload", None)
         self.metrics.inc("marathon_haproxy_sync_reloads_total", result="ok")
         return "reload"
-
-    def _runtime_updated(self) -> None:
-        self.status["config"]["last_runtime_update"] = _now()
-        self.metrics.inc("marathon_haproxy_sync_runtime_updates_total")
 
     def _worker_pid(self) -> int | None:
         if self.runtime is None:

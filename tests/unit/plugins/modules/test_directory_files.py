@@ -8,21 +8,13 @@ import os
 import pwd
 import stat
 
+from directory_snapshot import snapshot
+
 from ansible_collections.mesosphere.cluster.plugins.modules import directory_files
 
 OWNER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
 FILES = {"__init__.py": '__version__ = "1.0.0"\n', "daemon.py": "def main():\n    pass\n", "empty.py": ""}
-
-
-def snapshot(directory):
-    found = {}
-    for root, dirs, files in os.walk(directory):
-        for name in sorted(dirs + files):
-            path = os.path.join(root, name)
-            st = os.lstat(path)
-            found[os.path.relpath(path, directory)] = (st.st_ino, st.st_mtime_ns, stat.S_IMODE(st.st_mode))
-    return found
 
 
 def run(run_module, directory, files, check_mode=False, diff=False, **args):

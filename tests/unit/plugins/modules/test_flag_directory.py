@@ -16,6 +16,7 @@ import stat
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from directory_snapshot import snapshot
 
 from ansible_collections.mesosphere.cluster.plugins.module_utils import _directory
 from ansible_collections.mesosphere.cluster.plugins.modules import flag_directory
@@ -24,26 +25,6 @@ OWNER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
 SECRET = "zk://mesos:s3cr3t-Pa55@zk1:2181,zk2:2181/mesos"
 OLD_SECRET = "zk://mesos:0ld-Pa55@zk1:2181/mesos"
-
-
-def snapshot(directory):
-    """Everything about the directory a write or a removal would change."""
-    found = {}
-    for root, dirs, files in os.walk(directory):
-        for name in sorted(dirs + files):
-            path = os.path.join(root, name)
-            st = os.lstat(path)
-            content = None
-            if stat.S_ISREG(st.st_mode):
-                with open(path, "rb") as handle:
-                    content = handle.read()
-            elif stat.S_ISLNK(st.st_mode):
-                content = os.readlink(path)
-            found[os.path.relpath(path, directory)] = (
-                stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid,
-                st.st_ino, st.st_mtime_ns, content,
-            )
-    return found
 
 
 def contents(directory):
