@@ -180,6 +180,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.mesosphere.cluster.plugins.module_utils._kazoo import SessionError, close_session, open_session
 from ansible_collections.mesosphere.cluster.plugins.module_utils._zookeeper import (
     HostSpecError,
     acl_entry_to_key,
@@ -192,7 +193,6 @@ KAZOO_IMPORT_ERROR = None
 try:
     from kazoo.client import KazooClient
     from kazoo.exceptions import (
-        AuthFailedError,
         BadVersionError,
         KazooException,
         NoAuthError,
@@ -386,43 +386,16 @@ class Znode:
 
 
 def connect(module, target):
-    where = ",".join(target.addresses)
-    timeout = module.params["timeout"]
-    client = KazooClient(hosts=target.connection_string(), timeout=max(timeout, 1.0))
+    username = module.params["auth_username"]
+    password = module.params["auth_password"] if username else None
     try:
-        client.start(timeout=timeout)
-    except KazooTimeoutError:
-        client.close()
-        raise ZnodeError(
-            "Could not connect to any ZooKeeper member of %s within %ss (down, unreachable, or no quorum)."
-            % (where, timeout)
-        ) from None
-    except KazooException as exc:
-        client.close()
-        raise ZnodeError("Could not connect to ZooKeeper at %s: %s." % (where, type(exc).__name__)) from None
-    username = module.params["auth_username"] or target.username
-    password = module.params["auth_password"] if module.params["auth_username"] else target.password
-    if username:
-        try:
-            client.add_auth("digest", "%s:%s" % (username, password or ""))
-        except AuthFailedError:
-            disconnect(client)
-            raise ZnodeError(
-                "ZooKeeper at %s rejected the digest credentials of user %s." % (where, username)
-            ) from None
-        except (KazooException, KazooTimeoutError) as exc:
-            disconnect(client)
-            raise ZnodeError(
-                "Could not authenticate as %s to ZooKeeper at %s: %s." % (username, where, type(exc).__name__)
-            ) from None
-    return client, where
+        return open_session(KazooClient, target, module.params["timeout"], username, password)
+    except SessionError as exc:
+        raise ZnodeError(str(exc)) from None
 
 
 def disconnect(client):
-    try:
-        client.stop()
-    finally:
-        client.close()
+    close_session(client)
 
 
 def argument_spec():
