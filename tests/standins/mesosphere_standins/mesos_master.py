@@ -6,19 +6,31 @@ Surfaces (reference files under mesos/docs/ of the shared reference):
   master-and-agent.md (table in tests/standins/data/mesos_flags.json);
 * ZooKeeper leader election: ephemeral sequential ``json.info_`` znodes with
   MasterInfo JSON, lowest leads (reference NOTES.md, README.md note 5);
-  replicated-log replicas register under ``<path>/log_replicas``; the elected
-  master only finishes recovery when ``--quorum`` replicas are visible
-  (replicated-log-internals.md, high-availability.md);
+* the log replica (``_replica.py``; replicated-log-internals.md "Automatic
+  replica recovery", operational-guide.md): with ``--registry=replicated_log``
+  each master keeps its replica's status (EMPTY, STARTING, VOTING) and log
+  identity under ``<work_dir>/replicated_log/`` and publishes them in its
+  ephemeral ``<path>/log_replicas`` znode (first line: the replica's pid). A
+  replica without persisted state is EMPTY; it becomes VOTING by catch-up (a
+  quorum of VOTING replicas visible) or, unless ``--log_auto_initialize=false``,
+  by auto-initialization (every replica it sees EMPTY or STARTING, then every
+  one STARTING or VOTING). The elected master recovers the registry only once
+  its own replica and a quorum (``--quorum``) of replicas are VOTING, and exits
+  after ``--registry_fetch_timeout`` otherwise (configuration/master.md,
+  high-availability.md);
 * HTTP: endpoints/master/*.md, endpoints/metrics/snapshot.md,
   endpoints/version.md, maintenance.md, authentication.md, monitoring.md;
   307/503 rules of README.md notes 2-4;
 * the framework API: the stand-in simplification of scheduler-http-api.md
   described in the team brief (non-streaming SUBSCRIBE used as heartbeat).
 
-Stand-in additions (not in Mesos): the registry (agents, maintenance) is
-kept as JSON in the znode ``<path>/standin_registry`` instead of a
-replicated log on disk; master <-> agent messages are HTTP calls under
-``/_standin/``.
+Stand-in additions (not in Mesos): the registry (agents, maintenance, weights,
+quota, reservations) is kept as JSON in the znode ``<path>/standin_registry``
+instead of in log entries on disk; the replicas hold no entries, only their
+status and the id of the log they belong to. The registry znode names the log
+it was written to, so a log initialized afresh (every replica wiped) recovers
+an empty registry, as a new upstream log would. Master <-> agent messages are
+HTTP calls under ``/_standin/``.
 """
 
 from __future__ import annotations
@@ -35,7 +47,7 @@ import uuid
 from typing import Any
 
 from . import _common as c
-from . import _roles
+from . import _replica, _roles
 
 PROGRAM = "mesos-master"
 VERSION = "1.11.0"
@@ -218,6 +230,15 @@ class Master:
         self.elected_time: float | None = None
         self.recovered = False
         self.replicas_seen = 0
+        # the log replica (_replica.py): durable status under <work_dir>/replicated_log
+        self.replica: _replica.LocalReplica | None = None
+        if flags.registry == "replicated_log":
+            self.replica = _replica.LocalReplica.open(flags.work_dir)
+        self.replica_pid = f"log-replica(1)@{derived['ip']}:{derived['port']}"
+        self.replica_view: list[_replica.Peer] = []
+        self.replica_published: bytes | None = None
+        self.replica_note: str | None = None
+        self.log_warning: str | None = None
         self.stop_event = threading.Event()
         self.suspended_since: float | None = None
         # cluster state (meaningful on the leader only)
@@ -260,11 +281,13 @@ class Master:
             # Standalone (no --zk): this master leads itself; replicated log of one.
             self.leader_info = self.master_info()
             self.replicas_seen = 1
+            threading.Thread(target=self.replica_loop, name="replica", daemon=True).start()
             threading.Thread(target=self.become_leader, name="recover", daemon=True).start()
             return
         self.zk = c.kazoo_client(self.zk_url.hosts, self.flags.zk_session_timeout, self.zk_url.auth_data)
         self.zk.add_listener(self.on_zk_state)
         self.zk.start_async()
+        threading.Thread(target=self.replica_loop, name="replica", daemon=True).start()
         threading.Thread(target=self.election_loop, name="election", daemon=True).start()
 
     def on_zk_state(self, state) -> None:
@@ -316,9 +339,10 @@ class Master:
         data = json.dumps(self.master_info()).encode("utf-8")
         created = self.zk.create(f"{path.rstrip('/')}/{c.MASTER_INFO_PREFIX}", data, ephemeral=True, sequence=True)
         self.my_znode = created.rsplit("/", 1)[1]
-        replica = f"log-replica(1)@{self.d['ip']}:{self.d['port']}".encode()
+        replica = self.replica_data()
         created = self.zk.create(f"{path.rstrip('/')}/{REPLICAS_ZNODE}/", replica, ephemeral=True, sequence=True)
         self.my_replica = created.rsplit("/", 1)[1]
+        self.replica_published = replica
         LOG.info("contending for leadership as %s/%s", path, self.my_znode)
 
     def read_membership(self) -> list[str] | None:
@@ -373,8 +397,6 @@ class Master:
                         self.session_lost("our ZooKeeper membership disappeared")
                         continue
                     leader = self.read_leader(path, children)
-                    with contextlib.suppress(Exception):
-                        self.replicas_seen = len(self.zk.get_children(f"{path}/{REPLICAS_ZNODE}"))
                     if leader is not None:
                         if self.leader_info is None or leader[1].get("id") != self.leader_info.get("id"):
                             LOG.info("the leading master is %s (%s)", leader[1].get("pid"), leader[0])
@@ -388,30 +410,151 @@ class Master:
                 LOG.exception("election loop")
             self.stop_event.wait(0.2)
 
+    # -- the log replica (_replica.py) ---------------------------------------------------
+
+    def replica_peer(self) -> _replica.Peer:
+        """This master's replica as the others see it. Without a replicated log (in_memory)
+        there is no replica state: it publishes only its pid, which counts as VOTING."""
+        if self.replica is None:
+            return _replica.Peer(self.replica_pid, _replica.VOTING, None)
+        return _replica.Peer(self.replica_pid, self.replica.status, self.replica.log)
+
+    def replica_data(self) -> bytes:
+        if self.replica is None:
+            return self.replica_pid.encode("utf-8")
+        return _replica.encode(self.replica_pid, self.replica.status, self.replica.log)
+
+    def read_replicas(self) -> list[_replica.Peer] | None:
+        """Every replica visible in `<path>/log_replicas`, one per pid (the newest znode: a
+        master restarted before its old session expired leaves a stale one behind), this
+        master's own replica included; None when ZooKeeper does not answer."""
+        from kazoo.exceptions import NoNodeError
+
+        own = self.replica_peer()
+        if self.zk is None:
+            return [own]
+        if not self.zk.connected:
+            return None
+        parent = f"{self.zk_url.path.rstrip('/')}/{REPLICAS_ZNODE}"
+        try:
+            names = self.zk.get_children(parent)
+        except NoNodeError:
+            names = []
+        except Exception:
+            return None
+        newest: dict[str, tuple[int, _replica.Peer]] = {}
+        for name in names:
+            try:
+                data, _ = self.zk.get(f"{parent}/{name}")
+            except NoNodeError:
+                continue
+            except Exception:
+                return None
+            peer = _replica.parse(data)
+            if peer is None:
+                continue
+            seq = int(name) if name.isdigit() else -1
+            if peer.pid not in newest or seq > newest[peer.pid][0]:
+                newest[peer.pid] = (seq, peer)
+        view = {pid: peer for pid, (_seq, peer) in newest.items()}
+        view[own.pid] = own
+        return sorted(view.values(), key=lambda p: p.pid)
+
+    def replica_loop(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self.replica_tick()
+            except Exception:
+                LOG.exception("log replica")
+            self.stop_event.wait(0.2)
+
+    def replica_tick(self) -> None:
+        """Look at the other replicas, move this one (catch-up, auto-initialization), persist
+        the new status, then publish it."""
+        view = self.read_replicas()
+        if view is None:
+            return
+        if self.replica is not None:
+            me = self.replica_peer()
+            decision = _replica.decide(me, view, self.flags.quorum or 1, bool(self.flags.log_auto_initialize))
+            if decision.status is not None and decision.status != me.status:
+                try:
+                    self.replica.persist(decision.status, decision.log)
+                except _replica.ReplicaError as exc:
+                    self.suicide(str(exc))
+                LOG.info("log replica is now %s (log %s): %s", decision.status, decision.log, decision.reason)
+                self.replica_note = None
+                own = self.replica_peer()
+                view = [own if p.pid == own.pid else p for p in view]
+            elif decision.status is None and me.status != _replica.VOTING and decision.reason != self.replica_note:
+                LOG.warning("log replica %s", decision.reason)
+                self.replica_note = decision.reason
+            self.check_log_agreement(view)
+        self.replica_view = view
+        self.replicas_seen = len(view)
+        self.publish_replica()
+
+    def check_log_agreement(self, view: list[_replica.Peer]) -> None:
+        logs = sorted({p.log for p in view if p.status == _replica.VOTING and p.log})
+        warning = None
+        if len(logs) > 1:
+            warning = ("VOTING log replicas belong to different logs (" + _replica.summary(
+                [p for p in view if p.status == _replica.VOTING], self.replica_pid) + ": logs "
+                + ", ".join(logs) + "); the replicated log is inconsistent")
+        if warning and warning != self.log_warning:
+            LOG.warning("%s", warning)
+        self.log_warning = warning
+
+    def publish_replica(self) -> None:
+        if self.zk is None or self.my_replica is None:
+            return
+        data = self.replica_data()
+        if data == self.replica_published:
+            return
+        path = f"{self.zk_url.path.rstrip('/')}/{REPLICAS_ZNODE}/{self.my_replica}"
+        try:
+            self.zk.set(path, data)
+            self.replica_published = data
+        except Exception as exc:  # NoNode after a lost session (contend publishes again), ConnectionLoss
+            LOG.info("could not publish the log replica's status yet (%s)", type(exc).__name__)
+
+    # -- the registry -----------------------------------------------------------------
+
     def registry_path(self) -> str | None:
         if self.zk_url is None:
             return None
         return f"{self.zk_url.path.rstrip('/')}/{REGISTRY_ZNODE}"
 
     def become_leader(self) -> None:
-        """Elected: recover the registry once --quorum replicas are visible
-        (registrar/log/recovered); give up after --registry_fetch_timeout."""
+        """Elected: recover the registry once this master's log replica is VOTING and a quorum
+        of VOTING replicas is visible (EMPTY and STARTING ones do not count); give up after
+        --registry_fetch_timeout (replicated-log-internals.md, configuration/master.md)."""
         self.elected = True
         self.elected_time = time.time()
         LOG.info("elected as the leading master!")
         quorum = self.flags.quorum or 1
         deadline = time.monotonic() + self.flags.registry_fetch_timeout
-        waited = False
-        while self.flags.registry == "replicated_log" and self.replicas_seen < quorum:
-            if not waited:
-                LOG.warning("waiting for a quorum of %d replicas (%d visible) to recover the registry",
-                            quorum, self.replicas_seen)
-                waited = True
+        waiting = None
+        while self.replica is not None and not _replica.log_usable(self.replica_peer(), self.replica_view, quorum):
+            view = self.replica_view
+            voting = sum(1 for p in view if p.status == _replica.VOTING)
+            why = (f"a quorum of {quorum} VOTING log replicas to recover the registry ({voting} VOTING of "
+                   f"{len(view)} visible: {_replica.summary(view, self.replica_pid)})")
+            if why != waiting:
+                LOG.warning("waiting for %s", why)
+                waiting = why
             if time.monotonic() > deadline:
                 self.suicide("Recovery failed: Failed to recover registrar: Failed to perform fetch within "
                              f"{c.format_duration(self.flags.registry_fetch_timeout)}")
             time.sleep(0.2)
         registry = self.load_registry()
+        owner = registry.get("log") if isinstance(registry, dict) else None
+        mine = self.replica.log if self.replica is not None else None
+        fresh = bool(owner and mine and owner != mine)
+        if fresh:
+            LOG.warning("the registry in %s was written to replicated log %s, but the log replicas hold log %s "
+                        "(initialized afresh): recovering an empty registry", self.registry_path(), owner, mine)
+            registry = {}
         with self.lock:
             self.recovered_agents = {a["id"]: a for a in registry.get("agents", [])}
             self.schedule = registry.get("schedule") or {}
@@ -420,6 +563,8 @@ class Master:
             self.recovered_at = time.monotonic()
             self.recovered = True
         LOG.info("recovered %d agents from the registry; serving as leader", len(self.recovered_agents))
+        if fresh:
+            self.store_registry()
 
     def load_registry(self) -> dict:
         path = self.registry_path()
@@ -427,7 +572,8 @@ class Master:
             return {}
         try:
             data, _ = self.zk.get(path)
-            return json.loads(data.decode("utf-8") or "{}")
+            doc = json.loads(data.decode("utf-8") or "{}")
+            return doc if isinstance(doc, dict) else {}
         except Exception:
             return {}
 
@@ -443,6 +589,8 @@ class Master:
                 "machines": [{"id": machine_json(k), "mode": v} for k, v in self.machine_modes.items()],
                 "policy": self.alloc.policy.to_json(),
             }
+            if self.replica is not None and self.replica.log:
+                doc["log"] = self.replica.log  # the log this registry belongs to
         data = json.dumps(doc).encode("utf-8")
         try:
             if self.zk.exists(path):
@@ -1561,7 +1709,16 @@ def _body(argv: list[str]) -> int:
             logging.getLogger().addHandler(handler)
         except OSError as exc:
             raise c.FlagError(f"Failed to use --log_dir '{flags.log_dir}': {exc.strerror}") from None
-    master = Master(flags, derived)
+    try:
+        master = Master(flags, derived)
+    except _replica.ReplicaError as exc:
+        raise c.StartupError(str(exc)) from None
+    if master.replica is not None:
+        if master.replica.restored:
+            LOG.info("log replica in %s: %s (log %s)", master.replica.folder, master.replica.status,
+                     master.replica.log)
+        else:
+            LOG.info("log replica in %s: no persisted state, the replica is EMPTY", master.replica.folder)
     app = build_app(master)
     try:
         server = c.serve_http(app, derived["bind_ip"], flags.port)
