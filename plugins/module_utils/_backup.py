@@ -57,9 +57,6 @@ PART_GROUPS = "marathon/groups.json"
 PART_JOBS = "chronos/jobs.json"
 PART_MAINTENANCE = "mesos/maintenance.json"
 
-# Fields Marathon fills in on every app (beyond the run-time ones _marathon strips) that
-# re-applying must not send back: the version history is Marathon's own.
-APP_SERVER_FIELDS = frozenset(("version", "versionInfo"))
 NANOSECONDS = 1_000_000_000
 
 Json = Any
@@ -99,7 +96,7 @@ def to_prune(archives: list[str], keep: int) -> list[str]:
 
 def export_apps(apps: Iterable[dict], server_fields: Iterable[str]) -> list[dict]:
     """App definitions without what Marathon computes, sorted by id."""
-    drop = set(server_fields) | APP_SERVER_FIELDS
+    drop = set(server_fields)
     out = [dict((k, v) for k, v in app.items() if k not in drop) for app in apps]
     return sorted(out, key=lambda a: str(a.get("id", "")))
 

@@ -123,6 +123,16 @@ def set_schedule(leader):
     assert schedule(leader) == SCHEDULE
 
 
+def leader_with_schedule(trio):
+    """Start the three masters, wait for a serving leader, set the schedule through it; the
+    leader and the log id the replicas share."""
+    procs = trio.start_all()
+    leader = wait_until(lambda: serving_leader(procs), 30)
+    assert leader
+    set_schedule(leader)
+    return leader, trio.state(0)["log"]
+
+
 # -- three masters ------------------------------------------------------------------------------
 
 
@@ -147,15 +157,11 @@ def test_fresh_masters_auto_initialize_and_recover(trio):
 
 
 def test_wiped_master_comes_back_empty_catches_up_and_votes(trio):
-    procs = trio.start_all()
-    leader = wait_until(lambda: serving_leader(procs), 30)
-    assert leader
-    set_schedule(leader)
-    log = trio.state(0)["log"]
+    leader, log = leader_with_schedule(trio)
     wiped = trio.index(leader)
     trio.stop(wiped)
     trio.wipe(wiped)
-    others = [p for p in procs if p is not leader]
+    others = [p for p in trio.procs if p is not leader]
     new_leader = wait_until(lambda: serving_leader(others), 15)
     assert new_leader, [p.log_tail() for p in others]
     # catch-up needs no auto-initialization: the flag is off for the wiped master
@@ -177,11 +183,7 @@ def test_wiped_master_comes_back_empty_catches_up_and_votes(trio):
 
 
 def test_two_wiped_masters_lose_the_quorum_until_the_healthy_log_is_copied(trio):
-    procs = trio.start_all()
-    leader = wait_until(lambda: serving_leader(procs), 30)
-    assert leader
-    set_schedule(leader)
-    log = trio.state(0)["log"]
+    leader, log = leader_with_schedule(trio)
     trio.stop(0, 1, 2)
     trio.wipe(1)
     trio.wipe(2)
@@ -235,11 +237,7 @@ def test_two_wiped_masters_lose_the_quorum_until_the_healthy_log_is_copied(trio)
 
 def test_all_masters_wiped_start_a_new_log_with_an_empty_registry(trio):
     """The caveat of auto-initialization: every replica EMPTY is taken for a first start."""
-    procs = trio.start_all()
-    leader = wait_until(lambda: serving_leader(procs), 30)
-    assert leader
-    set_schedule(leader)
-    log = trio.state(0)["log"]
+    leader, log = leader_with_schedule(trio)
     trio.stop(0, 1, 2)
     for i in range(3):
         trio.wipe(i)
