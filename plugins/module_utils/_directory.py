@@ -39,6 +39,21 @@ def check_name(name: str, noun: str) -> None:
         )
 
 
+def render_flag(name: str, value: Any) -> bytes:
+    """The bytes of a flag file: the value and a newline (booleans as true and false)."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (str, int, float)):
+        text = str(value)
+    else:
+        kind = "null" if value is None else type(value).__name__
+        raise DirectoryError(
+            "flag %r has a %s value; give its text (a string, number or boolean), for example with to_json."
+            % (name, kind)
+        )
+    return (text + "\n").encode("utf-8")
+
+
 def parse_mode(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0o7777:
         return value
@@ -126,7 +141,7 @@ class Directory:
     """A directory made to hold exactly `wanted` ({name: bytes}), leaving the names in `keep`.
 
     `noun` names an entry in messages ("flag", "file"); `create` makes a missing directory
-    (mode 0755, the same owner) instead of refusing it.
+    (mode 0755, the same owner) instead of refusing it; `prune=False` leaves every other entry.
     """
 
     def __init__(
@@ -140,6 +155,7 @@ class Directory:
         group: str = "root",
         secret: set[str] | None = None,
         keep: set[str] | None = None,
+        prune: bool = True,
         create: bool = False,
         check_mode: bool = False,
         diff: bool = False,
@@ -151,6 +167,7 @@ class Directory:
         self.gid = resolve_group(group)
         self.secret = secret or set()
         self.keep = keep or set()
+        self.prune = prune
         self.create = create
         self.check_mode = check_mode
         self.diff = diff
@@ -269,7 +286,7 @@ class Directory:
                 self._write(name, data, mode, current)
 
         for name in listing:
-            if name in self.wanted or name in self.keep:
+            if name in self.wanted or name in self.keep or not self.prune:
                 continue
             removed.append(name)
             if self.diff:

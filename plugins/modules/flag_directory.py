@@ -136,22 +136,7 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mesosphere.cluster.plugins.module_utils._directory import Directory, DirectoryError
-
-
-def render(name, value):
-    """The bytes of the flag file, as the roles rendered them before this module existed."""
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, (str, int, float)):
-        text = str(value)
-    else:
-        kind = "null" if value is None else type(value).__name__
-        raise DirectoryError(
-            "flag %r has a %s value; give its text (a string, number or boolean), for example with to_json."
-            % (name, kind)
-        )
-    return (text + "\n").encode("utf-8")
+from ansible_collections.mesosphere.cluster.plugins.module_utils._directory import Directory, DirectoryError, render_flag
 
 
 def run(module):
@@ -159,7 +144,7 @@ def run(module):
     secret = set(params["secret_flags"])
     wanted = {}
     for name, value in params["flags"].items():
-        wanted[name] = render(name, value)
+        wanted[name] = render_flag(name, value)
         text = wanted[name].decode("utf-8")[:-1]
         if name in secret and text:
             module.no_log_values.add(text)

@@ -161,124 +161,14 @@ check_mode:
   sample: false
 """
 
-import os
-import stat
-import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-UNIT_SUFFIXES = (".service", ".socket", ".target", ".timer", ".mount", ".path", ".scope", ".slice")
-ACTIVE_STATES = ("active", "reloading")
-PROPERTIES = ("ActiveState", "ExecMainStartTimestampMonotonic", "ActiveEnterTimestampMonotonic")
+from ansible_collections.mesosphere.cluster.plugins.module_utils._unit import UnitError, pending, unit_name
+
+# /proc, where process=newest_child reads the processes (tests point it elsewhere).
 PROC = "/proc"
-
-
-def unit_name(service: str) -> str:
-    service = service.strip()
-    return service if service.endswith(UNIT_SUFFIXES) else service + ".service"
-
-
-def parse_show(text: str) -> dict[str, str]:
-    """Read `systemctl show` KEY=VALUE lines."""
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            values[key.strip()] = value.strip()
-    return values
-
-
-def _micros(value: str | None) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        return 0
-
-
-def monotonic_to_epoch(mono_us: int) -> float:
-    """systemd's CLOCK_MONOTONIC microseconds to seconds since the epoch."""
-    return time.time() - (time.monotonic() - mono_us / 1e6)
-
-
-def start_time(show: dict[str, str]) -> float | None:
-    mono = _micros(show.get("ExecMainStartTimestampMonotonic"))
-    if not mono:
-        mono = _micros(show.get("ActiveEnterTimestampMonotonic"))
-    return monotonic_to_epoch(mono) if mono else None
-
-
-def _stat_fields(text: str) -> list[str]:
-    """The fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses)."""
-    return text[text.rfind(")") + 1:].split()
-
-
-def newest_child_start(main_pid: int, proc: str | None = None) -> float | None:
-    """The start, in seconds since the epoch, of the newest direct child of `main_pid`, or None.
-
-    /proc/<pid>/stat gives the parent (field 4) and the start in clock ticks since boot (field 22),
-    which places the start a little early (a tick, 1/100 s), never late.
-    """
-    if main_pid <= 0:
-        return None
-    proc = proc or PROC
-    newest = None
-    for name in os.listdir(proc):
-        if not name.isdigit():
-            continue
-        try:
-            with open(os.path.join(proc, name, "stat"), encoding="utf-8", errors="replace") as handle:
-                fields = _stat_fields(handle.read())
-        except OSError:  # the process ended while we looked, or is not ours to read
-            continue
-        # fields[0] is the state (field 3), so the parent is fields[1] and the start fields[19]
-        if len(fields) < 20 or fields[1] != str(main_pid):
-            continue
-        try:
-            ticks = int(fields[19])
-        except ValueError:
-            continue
-        newest = ticks if newest is None else max(newest, ticks)
-    if newest is None:
-        return None
-    return time.time() - (since_boot(proc) - newest / os.sysconf("SC_CLK_TCK"))
-
-
-def since_boot(proc: str | None = None) -> float:
-    """Seconds since boot now, on the clock of /proc/<pid>/stat's start (CLOCK_BOOTTIME)."""
-    if hasattr(time, "CLOCK_BOOTTIME"):
-        return time.clock_gettime(time.CLOCK_BOOTTIME)
-    with open(os.path.join(proc or PROC, "uptime"), encoding="ascii") as handle:
-        return float(handle.read().split()[0])  # to a hundredth of a second
-
-
-def modified_after(paths: list[str], started: float | None) -> tuple[list[str], list[str]]:
-    """(changed, missing): paths and direct directory entries whose lstat mtime is after `started`."""
-    changed: set[str] = set()
-    missing: list[str] = []
-    for path in paths:
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            missing.append(path)
-            continue
-        if started is not None and st.st_mtime > started:
-            changed.add(path)
-        if not stat.S_ISDIR(st.st_mode):
-            continue
-        try:
-            names = os.listdir(path)
-        except FileNotFoundError:
-            continue
-        for name in names:
-            entry = os.path.join(path, name)
-            try:
-                est = os.lstat(entry)
-            except FileNotFoundError:
-                continue
-            if started is not None and est.st_mtime > started:
-                changed.add(entry)
-    return sorted(changed), missing
 
 
 def main() -> None:
@@ -294,36 +184,16 @@ def main() -> None:
     systemctl = module.get_bin_path("systemctl")
     if not systemctl:
         module.fail_json(msg="Cannot tell whether %s needs a restart: systemctl is not installed on this host." % unit)
-    newest_child = module.params["process"] == "newest_child"
-    properties = PROPERTIES + (("MainPID",) if newest_child else ())
-    rc, out, err = module.run_command([systemctl, "show", unit, "--property=" + ",".join(properties)])
-    if rc != 0:
-        module.fail_json(msg="Cannot tell whether %s needs a restart: systemctl show failed with code %s (%s)."
-                         % (unit, rc, (err or out).strip() or "no output"))
-    show = parse_show(out)
-    active = show.get("ActiveState") in ACTIVE_STATES
-    started = start_time(show)
-    if newest_child:
-        try:
-            started = newest_child_start(_micros(show.get("MainPID"))) or started
-        except (OSError, ValueError) as exc:
-            module.fail_json(msg="Cannot tell when the newest process of %s started: cannot read %s: %s."
-                             % (unit, PROC, exc))
+    # fail_json is called outside the except block: the errors are sentences, not tracebacks.
+    error = None
+    state: dict[str, Any] = {}
     try:
-        changed_paths, missing = modified_after(module.params["paths"], started)
-    except OSError as exc:
-        module.fail_json(msg="Cannot tell whether %s needs a restart: cannot read %s: %s."
-                         % (unit, exc.filename, exc.strerror or exc))
-    result: dict[str, Any] = dict(
-        changed=False,
-        active=active,
-        started=started,
-        changed_paths=changed_paths,
-        missing=missing,
-        restart_pending=bool(active and changed_paths),
-        check_mode=module.check_mode,
-    )
-    module.exit_json(**result)
+        state = pending(module.run_command, systemctl, unit, module.params["paths"], module.params["process"], PROC)
+    except UnitError as exc:
+        error = str(exc)
+    if error:
+        module.fail_json(msg=error)
+    module.exit_json(changed=False, check_mode=module.check_mode, **state)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import time
 import pytest
 from ansible.module_utils import basic
 
+from ansible_collections.mesosphere.cluster.plugins.module_utils import _unit
 from ansible_collections.mesosphere.cluster.plugins.modules import pending_restart
 
 STARTED_AGO = 100.0  # the unit was started this many seconds ago
@@ -196,7 +197,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def fake_proc(root, main_pid, processes):
     """A /proc with /proc/uptime and, for each (pid, ppid, started seconds ago, name), a stat file."""
     root.mkdir()
-    uptime = pending_restart.since_boot()
+    uptime = _unit.since_boot()
     (root / "uptime").write_text("%.2f 12345.67\n" % uptime)
     (root / "self").mkdir()  # not a process directory: ignored
     for pid, ppid, ago, name in processes:
@@ -281,7 +282,7 @@ def test_newest_child_on_a_real_process(tmp_path):
     before = time.time()
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        started = pending_restart.newest_child_start(os.getpid())
+        started = _unit.newest_child_start(os.getpid())
     finally:
         child.kill()
         child.wait()
@@ -292,4 +293,4 @@ def test_newest_child_on_a_real_process(tmp_path):
 def test_since_boot_without_clock_boottime_reads_proc_uptime(monkeypatch, tmp_path):
     (tmp_path / "uptime").write_text("1234.56 999.00\n")
     monkeypatch.delattr(time, "CLOCK_BOOTTIME", raising=False)
-    assert pending_restart.since_boot(str(tmp_path)) == 1234.56
+    assert _unit.since_boot(str(tmp_path)) == 1234.56

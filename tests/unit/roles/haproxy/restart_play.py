@@ -1,11 +1,15 @@
 """The haproxy role's restart and reload decisions as a play on local hosts (see fake_systemd.py).
 
-The play runs service.yml's imports of tasks/restart.yml, with their own variables, against files
-in a temporary folder that stand for the ones the role writes on a node.
+The play reads what is pending as configure.yml does (mesosphere.cluster.host_config with the
+role's `_haproxy_pending` checks), then runs service.yml's imports of tasks/restart.yml, with
+their own variables, against files in a temporary folder that stand for the ones the role writes
+on a node.
 """
 
 from __future__ import annotations
 
+import getpass
+import grp
 import os
 import time
 from pathlib import Path
@@ -71,17 +75,29 @@ class Node:
         }
 
 
-def restart_play(path: str, check_mode: bool = False, notes: dict | None = None, removed: bool = False) -> str:
-    """The play, as YAML. `notes` are the facts the role's handlers set when a task changed files;
-    `removed` whether this run removed a certificate."""
+def restart_play(path: str, check_mode: bool = False, would_change: tuple[str, ...] = (), removed: bool = False,
+                 node: Node | None = None) -> str:
+    """The play, as YAML. `would_change` names files of `node` that this run gives a new content
+    (host_config writes them, or in check mode reports them); `removed` whether this run removed a
+    certificate."""
+    owner = dict(owner=getpass.getuser(), group=grp.getgrgid(os.getgid()).gr_name)
+    files = [dict(path=str(node.files[name]), content="changed by this run\n", **owner)
+             for name in would_change] if node else []
+    read = {
+        "name": "Read what is pending, as configure.yml does",
+        "mesosphere.cluster.host_config": {"pending": "{{ _haproxy_pending }}", "files": files},
+        "register": "_haproxy_host",
+        # what it writes is not what these tests count: the restarts and reloads are
+        "changed_when": False,
+    }
     play = {
         "hosts": "nodes",
         "gather_facts": False,
         "environment": {"PATH": path},
         "vars_files": [str(ROLE / "defaults" / "main.yml"), str(ROLE / "vars" / "main.yml")],
         # what the role registers when it removed certificates, or none
-        "vars": {"_haproxy_tls_removed": {"changed": removed}, **(notes or {})},
-        "tasks": restart_imports(),
+        "vars": {"_haproxy_tls_removed": {"changed": removed}},
+        "tasks": [read, *restart_imports()],
     }
     if check_mode:
         play["check_mode"] = True

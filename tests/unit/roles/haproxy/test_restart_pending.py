@@ -45,7 +45,7 @@ def failed_run(node: Node, *names: str) -> None:
 
 
 def run(run_play, systemd, node, **kwargs):
-    rc, out = run_play(restart_play(systemd.path, **kwargs), HOSTS, "all", node.extra_vars())
+    rc, out = run_play(restart_play(systemd.path, node=node, **kwargs), HOSTS, "all", node.extra_vars())
     assert rc == 0, out
     return out
 
@@ -129,8 +129,8 @@ def test_check_mode_reports_what_is_pending_and_does_nothing(run_play, systemd, 
 
 
 def test_check_mode_reports_what_this_run_would_change(run_play, systemd, node):
-    # In check mode the configuration tasks write nothing; the role's handlers note what they would change.
-    out = run(run_play, systemd, node, check_mode=True, notes={"_haproxy_config_changed": True})
+    # In check mode host_config writes nothing; it reports as pending what it would change.
+    out = run(run_play, systemd, node, check_mode=True, would_change=("config",))
     assert systemd.calls() == [], out
     assert changed(out) == 1
     out = run(run_play, systemd, node, check_mode=True, removed=True)
