@@ -302,7 +302,8 @@ class HostConfig:
                 self._file_diff(path, current, data, bool(item.get("secret")))
             if self.check_mode:
                 continue
-            assert data is not None and ids is not None  # only check mode tolerates them missing
+            if data is None or ids is None:  # only check mode tolerates them missing
+                raise HostConfigError("Cannot write %s: its source or its owner is missing on this host." % path)
             if same_content and st is not None and stat.S_ISREG(st.st_mode):
                 try:
                     os.chown(path, *ids)
@@ -493,7 +494,8 @@ class HostConfig:
         for item in self.params.get("files") or []:
             command = item.get("validate")
             if command and "%s" not in command:
-                raise HostConfigError("the validate command of %s must contain %%s, the new file's path." % item["path"])
+                raise HostConfigError("the validate command of %s must contain %%s, the new file's path."
+                                      % item["path"])
             if item.get("state") != "absent" and item.get("content") is None and not item.get("copy_from"):
                 raise HostConfigError("the file %s needs a content or a copy_from." % item["path"])
         for item in self.params.get("file_sets") or []:
@@ -604,7 +606,7 @@ class HostReset(HostConfig):
         self.clear_failed()
         result = {key: self.result[key] for key in ("stopped", "disabled", "purged", "cleared")}
         result["removed"] = self.changed_paths
-        result["changed"] = bool(self.changed_paths or any(result[key] for key in ("stopped", "disabled", "purged",
-                                                                                  "cleared")))
+        done = any(result[key] for key in ("stopped", "disabled", "purged", "cleared"))
+        result["changed"] = bool(self.changed_paths or done)
         result["check_mode"] = self.check_mode
         return result

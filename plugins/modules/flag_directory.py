@@ -136,7 +136,11 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mesosphere.cluster.plugins.module_utils._directory import Directory, DirectoryError, render_flag
+from ansible_collections.mesosphere.cluster.plugins.module_utils._directory import (
+    Directory,
+    DirectoryError,
+    render_flag,
+)
 
 
 def run(module):

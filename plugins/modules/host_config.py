@@ -9,7 +9,7 @@ module: host_config
 short_description: Bring a service's packages, files and units on a host to the wanted state, in one task
 version_added: "0.2.0"
 description:
-  - One task for what a role otherwise spreads over many (one round trip per task and host):
+  - One task for what a role otherwise spreads over many, each a round trip per host. It handles
     packages, alternatives, directories, files, file sets, removed paths, the systemd units and
     whether each daemon runs an older configuration than the one on disk.
   - "In this order: O(packages) (installed with their O(hold_units) masked for the runtime, so that
@@ -141,8 +141,8 @@ options:
         default: "0644"
       secret:
         description:
-          - The content is secret; the diff shows it masked. Set C(no_log) on the task as well:
-            the content travels in the task's arguments.
+          - The content is secret; the diff shows it masked. Set C(no_log) on the task as well,
+            since the content travels in the task's arguments.
         type: bool
         default: false
       create_only:
@@ -337,9 +337,9 @@ units:
   sample: {"zookeeper.service": {"active": true, "enabled": true, "changed": false}}
 pending:
   description:
-    - Each check of O(pending), by its O(pending[].name) or its unit (with its type suffix), with V(active), V(started), V(changed_paths),
-      V(missing), V(restart_pending) and V(check_mode), as M(mesosphere.cluster.pending_restart)
-      returns them.
+    - Each check of O(pending), by its O(pending[].name) or its unit (with its type suffix), with
+      V(active), V(started), V(changed_paths), V(missing), V(restart_pending) and V(check_mode), as
+      M(mesosphere.cluster.pending_restart) returns them.
   returned: always
   type: dict
   sample: {"zookeeper.service": {"active": true, "restart_pending": false, "changed_paths": []}}
@@ -395,7 +395,8 @@ def argument_spec() -> dict[str, Any]:
             flags=dict(type="dict"),
             keep=dict(type="list", elements="str", default=[]),
             prune=dict(type="bool", default=True),
-            secret=dict(type="list", elements="str", default=[]),
+            # names of the secret files, not secrets themselves
+            secret=dict(type="list", elements="str", default=[], no_log=False),
             mode=dict(type="raw", default="0644"),
             **OWNERSHIP,
         ), required_one_of=[("files", "flags")]),

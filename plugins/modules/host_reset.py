@@ -9,11 +9,11 @@ module: host_reset
 short_description: Remove a service's units, packages and files from a host, in one task
 version_added: "0.2.0"
 description:
-  - The opposite of M(mesosphere.cluster.host_config), for C(playbooks/reset.yml): in one task,
+  - The opposite of M(mesosphere.cluster.host_config), for C(playbooks/reset.yml). In one task,
     the O(units) are stopped and disabled, the O(packages) purged, the O(absent) paths removed,
     systemd reads its units again and forgets the failed state of the units that ended failed.
-  - In that order, so that each step works: a daemon stops before its package goes, a package's
-    maintainer scripts run before the files they may read go.
+  - In that order, so that each step works. A daemon stops before its package goes, and a
+    package's maintainer scripts run before the files they may read go.
   - What is already gone is not an error, so a second run changes nothing.
 author:
   - mesosphere.cluster contributors (@mesosphere)

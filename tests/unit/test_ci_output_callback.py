@@ -5,6 +5,7 @@ and a task that does fail must still say FAILED."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,6 @@ def test_retries_do_not_read_as_failures_and_failures_still_do(tmp_path):
     ], out
     failed = [line for line in lines if "FAILED" in line]
     assert len(failed) == 1 and failed[0].startswith("fatal: [localhost]: FAILED!"), out
+    # the play's banner is followed by when it started, so a CI log shows where the time goes
+    banner = next(i for i, line in enumerate(lines) if line.startswith("PLAY [localhost]"))
+    assert re.fullmatch(r"started \d\d:\d\d:\d\d, \d+ s into this run", lines[banner + 1]), out

@@ -103,10 +103,10 @@ class FakeHost:
             if state is None:
                 return 0, "ActiveState=inactive\nLoadState=not-found\nUnitFileState=\n", ""
             started = int(state["started"] * 1e6) if state["started"] else 0
+            active = "active" if state["active"] else "inactive"
+            enabled = "enabled" if state["enabled"] else "disabled"
             return 0, ("ActiveState=%s\nLoadState=loaded\nUnitFileState=%s\nExecMainStartTimestampMonotonic=%d\n"
-                       "ActiveEnterTimestampMonotonic=%d\n" % ("active" if state["active"] else "inactive",
-                                                              "enabled" if state["enabled"] else "disabled",
-                                                              started, started)), ""
+                       "ActiveEnterTimestampMonotonic=%d\n" % (active, enabled, started, started)), ""
         if verb == "is-enabled":
             if state is None:
                 return 1, "", "Failed to get unit file state for %s: No such file or directory\n" % args[1]
@@ -220,14 +220,14 @@ def test_check_mode_counts_the_files_it_would_change_as_a_pending_restart(run_mo
     run_module(host_config.main, args)
     host.unit("zookeeper", started_ago=0.0)  # started after the files: nothing pending
     args["pending"] = [dict(unit="zookeeper", paths=[str(tmp_path / "conf"), str(tmp_path / "flags")])]
-    result, _ = run_module(host_config.main, args, check_mode=True)
+    result, _failed = run_module(host_config.main, args, check_mode=True)
     assert result["pending"]["zookeeper.service"]["restart_pending"] is False
     args["file_sets"][0]["files"]["quorum"] = "3\n"
-    result, _ = run_module(host_config.main, args, check_mode=True)
+    result, _failed = run_module(host_config.main, args, check_mode=True)
     state = result["pending"]["zookeeper.service"]
     assert state["restart_pending"] is True
     assert state["changed_paths"] == [str(tmp_path / "flags" / "quorum")]
-    result, _ = run_module(host_config.main, args)  # for real: the file is newer than the start
+    result, _failed = run_module(host_config.main, args)  # for real: the file is newer than the start
     assert result["pending"]["zookeeper.service"]["restart_pending"] is True
 
 
@@ -277,7 +277,8 @@ def test_a_unit_that_does_not_start_names_its_journal(run_module, host):
     host.units["chronos"]["fails"] = True
     result, failed = run_module(host_config.main, dict(units=[dict(name="chronos", state="started")]))
     assert failed
-    assert result["msg"].startswith("chronos.service did not start") and "journalctl -u chronos.service" in result["msg"]
+    assert result["msg"].startswith("chronos.service did not start")
+    assert "journalctl -u chronos.service" in result["msg"]
 
 
 def test_a_changed_unit_file_reloads_systemd(run_module, host, tmp_path, monkeypatch):
@@ -285,9 +286,9 @@ def test_a_changed_unit_file_reloads_systemd(run_module, host, tmp_path, monkeyp
     units.mkdir(parents=True)
     monkeypatch.setattr(_host_config, "UNIT_DIRS", (str(units) + "/",))
     args = dict(files=[dict(path=str(units / "zookeeper.service"), content="[Service]\n", owner=OWNER, group=GROUP)])
-    result, _ = run_module(host_config.main, args)
+    result, _failed = run_module(host_config.main, args)
     assert result["daemon_reloaded"] is True and ["daemon-reload"] in host.commands("systemctl")
-    result, _ = run_module(host_config.main, args)
+    result, _failed = run_module(host_config.main, args)
     assert result["daemon_reloaded"] is False
 
 
@@ -315,7 +316,7 @@ def test_alternatives_copy_from_create_only_absent_and_listing(run_module, host,
     assert (tmp_path / "dynamic.cfg").read_text() == "# written by the sync program\n"
     assert not (tmp_path / "old.pem").exists()
     assert result["listing"] == {str(certs): ["a.pem", "b.pem"], str(tmp_path / "none"): []}
-    result, _ = run_module(host_config.main, args)
+    result, _failed = run_module(host_config.main, args)
     assert result["changed"] is False
 
 
@@ -369,8 +370,8 @@ def test_a_flag_set_writes_flag_files_and_never_returns_a_secret_flag(run_module
     result, failed = run_module(host_config.main, args, diff=True)
     assert not failed, result
     flags = tmp_path / "flags"
-    assert {p.name: p.read_text() for p in flags.iterdir()} == {"zk": url + "\n", "quorum": "2\n",
-                                                                 "hostname_lookup": "false\n"}
+    written = {p.name: p.read_text() for p in flags.iterdir()}
+    assert written == {"zk": url + "\n", "quorum": "2\n", "hostname_lookup": "false\n"}
     assert stat.S_IMODE((flags / "zk").stat().st_mode) == 0o600
     assert "pa55word" not in repr(result)
     args["file_sets"][0]["flags"]["quorum"] = None
@@ -435,7 +436,7 @@ def test_a_file_set_that_does_not_prune_leaves_the_other_entries(run_module, hos
     assert sorted(p.name for p in certs.iterdir()) == ["old.pem", "site.pem"]
     assert stat.S_IMODE((certs / "site.pem").stat().st_mode) == 0o600
     args["file_sets"][0]["prune"] = True
-    result, _ = run_module(host_config.main, args)
+    result, _failed = run_module(host_config.main, args)
     assert result["updated_paths"] == [str(certs / "old.pem")] and not (certs / "old.pem").exists()
 
 

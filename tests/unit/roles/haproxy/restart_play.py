@@ -21,9 +21,12 @@ MODULES = sorted(p.name for p in (ROLE / "files" / "marathon_haproxy_sync").glob
 
 
 def restart_imports() -> list[dict]:
-    """service.yml's imports of restart.yml, pointed at the role's file."""
-    tasks = yaml.safe_load((ROLE / "tasks" / "service.yml").read_text())
-    imports = [task for task in tasks if task.get("ansible.builtin.import_tasks") == "restart.yml"]
+    """service.yml's imports of restart.yml, then tls_removal.yml's (the reload after certificates
+    were removed), pointed at the role's file."""
+    imports = []
+    for name in ("service.yml", "tls_removal.yml"):
+        tasks = yaml.safe_load((ROLE / "tasks" / name).read_text())
+        imports += [task for task in tasks if task.get("ansible.builtin.import_tasks") == "restart.yml"]
     for task in imports:
         task["ansible.builtin.import_tasks"] = str(ROLE / "tasks" / "restart.yml")
     return imports
