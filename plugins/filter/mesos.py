@@ -185,9 +185,42 @@ def mesos_attributes(attributes):
     return ";".join(out)
 
 
+def _amounts(values):
+    try:
+        return {to_text(name): float(amount) for name, amount in (values or {}).items()}
+    except (TypeError, ValueError, AttributeError):
+        return None  # malformed: never equal, so the role is applied and Mesos says what is wrong
+
+
+def mesos_role_policy_changes(policy, current):
+    """The roles of `policy` whose weight, guarantees or limits differ from `current` (the roles
+    mesos_role_info returned), in policy order: what a run must apply, nothing when it is applied."""
+    if not isinstance(policy, Mapping):
+        raise AnsibleFilterError("mesos_role_policy_changes takes the role policy, a mapping of role names")
+    now = {to_text(role.get("name")): role for role in current or [] if isinstance(role, Mapping)}
+    changes = []
+    for name, wanted in policy.items():
+        wanted = wanted or {}
+        role = now.get(to_text(name), {})
+        quota = role.get("quota") or {}
+        try:
+            weight_same = float(wanted.get("weight", 1)) == float(role.get("weight", 1))
+        except (TypeError, ValueError):
+            weight_same = False
+        same = (
+            weight_same
+            and _amounts(wanted.get("guarantees")) == _amounts(quota.get("guarantees"))
+            and _amounts(wanted.get("limits")) == _amounts(quota.get("limits"))
+        )
+        if not same:
+            changes.append(to_text(name))
+    return changes
+
+
 class FilterModule:
     def filters(self):
         return {
+            "mesos_role_policy_changes": mesos_role_policy_changes,
             "mesos_quorum": mesos_quorum,
             "mesos_resources": mesos_resources,
             "mesos_attributes": mesos_attributes,

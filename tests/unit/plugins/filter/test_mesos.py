@@ -9,7 +9,8 @@ from ansible_collections.mesosphere.cluster.plugins.filter import mesos as f
 
 
 def test_filters_are_registered():
-    expected = {"mesos_quorum", "mesos_resources", "mesos_attributes", "mesos_role_policy_errors"}
+    expected = {"mesos_quorum", "mesos_resources", "mesos_attributes", "mesos_role_policy_errors",
+                "mesos_role_policy_changes"}
     assert set(f.FilterModule().filters()) == expected
 
 
@@ -146,3 +147,36 @@ def test_a_well_formed_policy_has_no_errors():
 def test_a_malformed_policy_is_named(policy, text):
     errors = f.mesos_role_policy_errors(policy)
     assert any(text in e for e in errors), errors
+
+
+# mesos_role_policy_changes: what a policy run must apply, nothing when the cluster has it
+
+NOW = [
+    {"name": "prod", "weight": 2.0, "quota": {"guarantees": {"cpus": 1.0, "mem": 128.0}, "limits": {}}},
+    {"name": "batch", "weight": 1.0, "quota": {"guarantees": {}, "limits": {"cpus": 2.0}}},
+    {"name": "*", "weight": 1.0, "quota": {}},
+]
+POLICY = {"prod": {"weight": 2, "guarantees": {"cpus": 1, "mem": 128}}, "batch": {"limits": {"cpus": 2}}}
+
+
+def test_policy_changes_none_when_the_cluster_has_the_policy():
+    assert f.mesos_role_policy_changes(POLICY, NOW) == []
+
+
+@pytest.mark.parametrize(
+    "policy, changed",
+    [
+        ({"prod": {"weight": 3, "guarantees": {"cpus": 1, "mem": 128}}}, ["prod"]),
+        ({"prod": {"weight": 2, "guarantees": {"cpus": 1}}}, ["prod"]),
+        ({"batch": {"limits": {"cpus": 2}, "guarantees": {"cpus": 1}}}, ["batch"]),
+        ({"new": {"weight": 2}}, ["new"]),
+        ({"new": {}}, []),  # a role the cluster does not know has weight 1 and no quota already
+        ({"prod": {"weight": "heavy"}}, ["prod"]),  # malformed: applied, so Mesos says what is wrong
+    ],
+)
+def test_policy_changes_name_the_roles_that_differ(policy, changed):
+    assert f.mesos_role_policy_changes(policy, NOW) == changed
+
+
+def test_policy_changes_reset_roles_still_weighted():
+    assert f.mesos_role_policy_changes({"prod": {}, "batch": {}, "gone": {}}, NOW) == ["prod", "batch"]

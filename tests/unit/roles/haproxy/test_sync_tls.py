@@ -391,13 +391,19 @@ def test_preflight_passes_good_certificates_and_checks_the_https_port(run_play):
 
 
 def test_the_role_deploys_certificates_root_only_and_tells_the_sync_program(run_play, tmp_path):
-    """The role's own certificate tasks and config.json template, run on this machine into a
-    temporary folder; the sync program accepts the configuration."""
+    """The role's own certificate folder and files (its host_config task, kept to them) and its
+    config.json template, run on this machine into a temporary folder; the sync program accepts
+    the configuration."""
     tasks = yaml.safe_load((ROLE / "tasks" / "configure.yml").read_text())
-    tls_tasks = [t for t in tasks if "TLS certificates" in t["name"]]
-    assert [t.get("no_log") for t in tls_tasks] == [None, True]
-    for t in tls_tasks:
-        t.pop("notify", None)
+    task = next(t for t in tasks if "mesosphere.cluster.host_config" in t)
+    assert task.get("no_log") is True
+    args = task["mesosphere.cluster.host_config"]
+    tls_args = {
+        "directories": [d for d in args["directories"] if d["path"] == "{{ _haproxy_tls_dir }}"],
+        "file_sets": [f for f in args["file_sets"] if f["path"] == "{{ _haproxy_tls_dir }}"],
+    }
+    assert len(tls_args["directories"]) == 1 and len(tls_args["file_sets"]) == 1
+    tls_tasks = [{"name": "The certificates", "mesosphere.cluster.host_config": tls_args, "no_log": True}]
     (tmp_path / "tls.yml").write_text(yaml.safe_dump(tls_tasks))
     certs = tmp_path / "certs"
     play = [{
@@ -430,15 +436,15 @@ def test_the_role_deploys_certificates_root_only_and_tells_the_sync_program(run_
 
 
 def test_certificates_removed_from_the_list_go_once_no_app_names_them(run_play, tmp_path):
-    """The role's removal steps (tasks/service.yml), run on this machine in a temporary folder,
+    """The role's removal steps (tasks/tls_removal.yml, included by service.yml where the
+    certificates folder holds a file no longer listed), run on this machine in a temporary folder,
     with the sync program off (so no waiting): a certificate the apps' file still names stays,
     with a sentence; once the file no longer names it, it is removed and the listed ones stay."""
-    tasks = yaml.safe_load((ROLE / "tasks" / "service.yml").read_text())
-    first = next(i for i, t in enumerate(tasks) if t["name"] == "Find the TLS certificate files")
+    service = yaml.safe_load((ROLE / "tasks" / "service.yml").read_text())
+    include = next(t for t in service if t.get("ansible.builtin.include_tasks") == "tls_removal.yml")
+    tasks = yaml.safe_load((ROLE / "tasks" / "tls_removal.yml").read_text())
     # without the reload after the removal (tasks/restart.yml, tested in test_restart_pending.py)
-    steps = [t for t in tasks[first:] if "ansible.builtin.import_tasks" not in t]
-    for t in steps:
-        t.pop("notify", None)
+    steps = [t for t in tasks if "ansible.builtin.import_tasks" not in t]
     (tmp_path / "removal.yml").write_text(yaml.safe_dump(steps))
     certs, dynamic = tmp_path / "certs", tmp_path / "marathon.cfg"
     certs.mkdir()
@@ -447,7 +453,7 @@ def test_certificates_removed_from_the_list_go_once_no_app_names_them(run_play, 
     play = [{
         "hosts": "nodes", "gather_facts": False,
         "vars_files": [str(ROLE / "defaults" / "main.yml"), str(ROLE / "vars" / "main.yml")],
-        "tasks": [{"ansible.builtin.import_tasks": str(tmp_path / "removal.yml")}],
+        "tasks": [{"ansible.builtin.include_tasks": str(tmp_path / "removal.yml"), "when": include["when"]}],
     }]  # fmt: skip
     extra = {
         "_haproxy_tls_dir": str(certs),
@@ -457,7 +463,9 @@ def test_certificates_removed_from_the_list_go_once_no_app_names_them(run_play, 
     }
 
     def run(**more):
-        return run_play(yaml.safe_dump(play), {"nodes": {"node1": None}}, "all", dict(extra, **more))
+        # what configure.yml's host_config found in the folder
+        listing = {"_haproxy_host": {"listing": {str(certs): sorted(p.name for p in certs.iterdir())}}}
+        return run_play(yaml.safe_dump(play), {"nodes": {"node1": None}}, "all", dict(extra, **listing, **more))
 
     dynamic.write_text(f"frontend x\n    bind :1 ssl crt {certs}/gone.pem\n")
     rc, out = run()
