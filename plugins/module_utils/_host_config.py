@@ -6,9 +6,10 @@ This is private to the mesosphere.cluster collection; it may change without noti
 
 One call, in this order, each step reading before it writes and writing only what differs:
 
-1. packages: a runtime mask that an interrupted install left on a held unit is lifted; missing
-   packages are installed with apt-get while the held units are masked for the runtime, so that
-   no maintainer script starts a daemon before its configuration is written;
+1. packages: the apt repository's files (source, pins, key) are written, and when one changed the
+   package lists are refreshed; a runtime mask that an interrupted install left on a held unit is
+   lifted; missing packages are installed with apt-get while the held units are masked for the
+   runtime, so that no maintainer script starts a daemon before its configuration is written;
 2. directories, file sets (a directory holding exactly the given files, through _directory),
    files (content, or a copy of a file on the host; optionally validated by a command before
    they replace the old one: the command may be a program that a file set just installed),
@@ -111,7 +112,7 @@ class HostConfig:
         self.changed_paths: list[str] = []
         self.diffs: list[dict[str, Any]] = []
         self.result: dict[str, Any] = dict(
-            installed=[], lifted=[], units={}, pending={}, listing={}, daemon_reloaded=False
+            installed=[], lifted=[], units={}, pending={}, listing={}, daemon_reloaded=False, cache_updated=False
         )
         # In check mode a package still to install may be what creates a user, a group or a
         # file to copy: those are then reported as changes rather than refused.
@@ -161,6 +162,23 @@ class HostConfig:
             return False
         return time.time() - max(os.path.getmtime(p) for p in lists) < valid
 
+    def repository(self) -> None:
+        """The repository's files, before any package; lists refreshed when one changed."""
+        items = self.params.get("repository_files") or []
+        if not items:
+            return
+        before = len(self.changed_paths)
+        for folder in sorted({os.path.dirname(item["path"]) for item in items}):
+            if not os.path.isdir(folder):
+                self._changed(folder)
+                if not self.check_mode:
+                    os.makedirs(folder, mode=0o755)
+        self.files(items)
+        if len(self.changed_paths) > before:
+            self.result["cache_updated"] = True
+            if not self.check_mode:
+                self._run([self._tool("apt-get"), "update", "-q"], "apt-get update", APT_ENV)
+
     def packages(self) -> None:
         names = list(self.params.get("packages") or [])
         held = [unit_name(u) for u in self.params.get("hold_units") or []]
@@ -179,7 +197,8 @@ class HostConfig:
         if held:
             self._run([systemctl, "mask", "--runtime", "--", *held], "Masking %s while installing" % ", ".join(held))
         try:
-            if self.params.get("update_cache", True) and not self._lists_fresh():
+            if self.params.get("update_cache", True) and not self._lists_fresh() \
+                    and not self.result.get("cache_updated"):
                 self._run([apt_get, "update", "-q"], "apt-get update", APT_ENV)
             self._run([apt_get, "install", "-y", "-q", *APT_OPTIONS, *missing],
                       "Installing %s" % ", ".join(missing), APT_ENV)
@@ -274,8 +293,8 @@ class HostConfig:
 
         self.diffs.append(dict(before_header=path, after_header=path, before=text(before), after=text(after)))
 
-    def files(self) -> None:
-        for item in self.params.get("files") or []:
+    def files(self, items: list[dict[str, Any]] | None = None) -> None:
+        for item in self.params.get("files") or [] if items is None else items:
             path = item["path"]
             if item.get("state") == "absent":
                 self._remove(path)
@@ -486,12 +505,12 @@ class HostConfig:
     def check_input(self) -> None:
         """Refuse malformed input before anything on the host is touched."""
         try:
-            for key in ("directories", "files", "file_sets"):
+            for key in ("directories", "repository_files", "files", "file_sets"):
                 for item in self.params.get(key) or []:
                     parse_mode(item.get("mode", "0755"))
         except DirectoryError as exc:
             raise HostConfigError("%s (in %s)" % (exc, key)) from None
-        for item in self.params.get("files") or []:
+        for item in (self.params.get("repository_files") or []) + (self.params.get("files") or []):
             command = item.get("validate")
             if command and "%s" not in command:
                 raise HostConfigError("the validate command of %s must contain %%s, the new file's path."
@@ -504,7 +523,7 @@ class HostConfig:
                     check_name(name, "file")
                 except DirectoryError as exc:
                     raise HostConfigError("%s (in %s)" % (exc, item["path"])) from None
-        for path in [item["path"] for key in ("directories", "files", "file_sets")
+        for path in [item["path"] for key in ("directories", "repository_files", "files", "file_sets")
                      for item in self.params.get(key) or []] + list(self.params.get("absent") or []):
             if not os.path.isabs(path):
                 raise HostConfigError("%s is not an absolute path." % path)
@@ -512,6 +531,7 @@ class HostConfig:
     def run(self) -> dict[str, Any]:
         self.check_input()
         try:
+            self.repository()
             self.packages()
             self.directories()
             self.file_sets()

@@ -176,27 +176,39 @@ def zk_leader(zk_url, timeout=5.0):
             pass
 
 
-def gather(client, zk_url=None, zookeeper=True, timeout=5.0):
-    """Everything mesos_info returns; raises ApiError only if no master answers at all."""
-    masters = [probe_master(client, e) for e in client.endpoints]
-    reachable = [m for m in masters if m["reachable"]]
-    if not reachable:
-        raise ApiError("No Mesos master answered: %s" % " ".join(m["error"] for m in masters))
-    named = set(m["leader"] for m in reachable if m["leader"])
-    agree = len(named) == 1 and all(m["leader"] for m in reachable)
-    leader = named.pop() if len(named) == 1 else None
-    result = dict(leader=leader, masters_agree=agree, masters=masters, agents=[], frameworks=[],
+SECTIONS = ("masters", "state", "maintenance", "zookeeper")
+
+
+def gather(client, zk_url=None, zookeeper=True, timeout=5.0, sections=SECTIONS):
+    """Everything mesos_info returns, or the `sections` of it asked for; raises ApiError only if
+    no master answers at all."""
+    result = dict(leader=None, masters_agree=None, masters=[], agents=[], frameworks=[],
                   maintenance={}, zookeeper=dict(leader=None, agrees=None, error=None), errors=[])
+    reachable = []
+    if "masters" in sections:
+        masters = [probe_master(client, e) for e in client.endpoints]
+        reachable = [m for m in masters if m["reachable"]]
+        if not reachable:
+            raise ApiError("No Mesos master answered: %s" % " ".join(m["error"] for m in masters))
+        named = set(m["leader"] for m in reachable if m["leader"])
+        result["masters_agree"] = len(named) == 1 and all(m["leader"] for m in reachable)
+        result["leader"] = named.pop() if len(named) == 1 else None
+        result["masters"] = masters
+    leader = result["leader"]
     try:
-        state = cluster_state(client)
-        result["version"] = state["version"]
-        result["agents"] = state["agents"]
-        result["frameworks"] = state["frameworks"]
-        result["maintenance"] = maintenance(client)
+        if "state" in sections:
+            state = cluster_state(client)
+            result["version"] = state["version"]
+            result["agents"] = state["agents"]
+            result["frameworks"] = state["frameworks"]
+        if "maintenance" in sections:
+            result["maintenance"] = maintenance(client)
     except ApiError as exc:
+        if "masters" not in sections and isinstance(exc, EndpointUnreachable):
+            raise  # nothing else says that no master answered
         # No leader (an election under way) is a state worth reporting, not a failure to read.
         result["errors"].append("Could not read the leader's state: %s" % exc)
-    if zookeeper:
+    if zookeeper and "zookeeper" in sections:
         url = zk_url or next((m["flags"].get("zk") for m in reachable if m["flags"].get("zk")), None)
         zk, error = zk_leader(url, timeout=timeout)
         result["zookeeper"]["leader"] = zk

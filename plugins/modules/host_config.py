@@ -38,6 +38,65 @@ attributes:
   platform:
     platforms: debian
 options:
+  repository_files:
+    description:
+      - The files of the apt repository the O(packages) come from (its source list, version pins,
+        signing key), as O(files) takes them, written before anything else (with their folders).
+        When one of them changed, the package lists are refreshed (C(apt-get update)) before any
+        package is installed.
+    type: list
+    elements: dict
+    default: []
+    version_added: "0.2.0"
+    suboptions:
+      path:
+        description: The file. Its folder must exist (list it in O(directories)).
+        type: path
+        required: true
+      content:
+        description:
+          - The text (UTF-8), written as it is, no newline added. Render a template on the
+            controller with C(lookup('ansible.builtin.template', ...)).
+          - One of O(repository_files[].content) and O(repository_files[].copy_from), unless
+            O(repository_files[].state=absent).
+        type: str
+      copy_from:
+        description: A file on the host whose bytes the file must hold (a package's example, say).
+        type: path
+      owner:
+        description: User, by name or id.
+        type: str
+        default: root
+      group:
+        description: Group, by name or id.
+        type: str
+        default: root
+      mode:
+        description: Mode, as an octal string like V('0644').
+        type: raw
+        default: "0644"
+      secret:
+        description:
+          - The content is secret; the diff shows it masked. Set C(no_log) on the task as well,
+            since the content travels in the task's arguments.
+        type: bool
+        default: false
+      create_only:
+        description: Write the file only when it does not exist; an existing one, whatever it holds, is left alone.
+        type: bool
+        default: false
+      state:
+        description:
+          - V(absent) removes the file instead (a credential that is no longer wanted); its
+            content is then not needed.
+        type: str
+        choices: [present, absent]
+        default: present
+      validate:
+        description:
+          - A command run on the new content before it replaces the file, with C(%s) for the
+            temporary file's path. A refusal fails the task and leaves the old file in place.
+        type: str
   packages:
     description:
       - Debian packages that must be installed. Missing ones are installed with C(apt-get install)
@@ -326,6 +385,10 @@ lifted:
   type: list
   elements: str
   sample: []
+cache_updated:
+  description: Whether the package lists were refreshed because a repository file changed.
+  returned: always
+  type: bool
 daemon_reloaded:
   description: Whether systemd read its units again (a unit file changed).
   returned: always
@@ -363,8 +426,24 @@ from ansible_collections.mesosphere.cluster.plugins.module_utils._host_config im
 OWNERSHIP = dict(owner=dict(type="str", default="root"), group=dict(type="str", default="root"))
 
 
+def file_options() -> dict[str, Any]:
+    return dict(
+        path=dict(type="path", required=True),
+        content=dict(type="str"),
+        copy_from=dict(type="path"),
+        mode=dict(type="raw", default="0644"),
+        secret=dict(type="bool", default=False),
+        create_only=dict(type="bool", default=False),
+        validate=dict(type="str"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        **OWNERSHIP,
+    )
+
+
 def argument_spec() -> dict[str, Any]:
     return dict(
+        repository_files=dict(type="list", elements="dict", default=[], options=file_options(),
+                              mutually_exclusive=[("content", "copy_from")]),
         packages=dict(type="list", elements="str", default=[]),
         hold_units=dict(type="list", elements="str", default=[]),
         update_cache=dict(type="bool", default=True),
@@ -378,17 +457,8 @@ def argument_spec() -> dict[str, Any]:
         directories=dict(type="list", elements="dict", default=[], options=dict(
             path=dict(type="path", required=True), mode=dict(type="raw", default="0755"), **OWNERSHIP,
         )),
-        files=dict(type="list", elements="dict", default=[], options=dict(
-            path=dict(type="path", required=True),
-            content=dict(type="str"),
-            copy_from=dict(type="path"),
-            mode=dict(type="raw", default="0644"),
-            secret=dict(type="bool", default=False),
-            create_only=dict(type="bool", default=False),
-            validate=dict(type="str"),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            **OWNERSHIP,
-        ), mutually_exclusive=[("content", "copy_from")]),
+        files=dict(type="list", elements="dict", default=[], options=file_options(),
+                   mutually_exclusive=[("content", "copy_from")]),
         file_sets=dict(type="list", elements="dict", default=[], options=dict(
             path=dict(type="path", required=True),
             files=dict(type="dict"),

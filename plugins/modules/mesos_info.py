@@ -43,6 +43,20 @@ options:
       - Whether to read the leader from ZooKeeper at all.
     type: bool
     default: true
+  sections:
+    description:
+      - What to read. V(masters) asks every master on its own (RV(masters), RV(leader),
+        RV(masters_agree)); V(state) reads the leader's agents and frameworks (RV(agents),
+        RV(frameworks), RV(version)); V(maintenance) its maintenance schedule and status
+        (RV(maintenance)); V(zookeeper) the leader as ZooKeeper records it (RV(zookeeper)).
+      - The leader's state lists every agent; a task that needs only the maintenance status
+        asks for V([maintenance]), two requests whatever the size of the cluster.
+      - What is not read is returned empty.
+    type: list
+    elements: str
+    choices: [masters, state, maintenance, zookeeper]
+    default: [masters, state, maintenance, zookeeper]
+    version_added: "0.2.0"
 requirements:
   - kazoo (optional, for the leader as ZooKeeper records it)
 seealso:
@@ -185,12 +199,13 @@ def main():
     argument_spec.update(
         zk_url=dict(type="str"),
         zookeeper=dict(type="bool", default=True),
+        sections=dict(type="list", elements="str", choices=list(_mesos.SECTIONS), default=list(_mesos.SECTIONS)),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     client = _api.client_from_params(module.params, "mesos")
     try:
         result = _mesos.gather(client, module.params["zk_url"], module.params["zookeeper"],
-                               module.params["request_timeout"])
+                               module.params["request_timeout"], module.params["sections"])
     except _api.ApiError as exc:
         module.fail_json(msg="Could not read the Mesos cluster from %s: %s" % (", ".join(client.endpoints), exc))
     module.exit_json(changed=False, **result)

@@ -267,3 +267,24 @@ def test_leader_advertised_by_address(fake_http, run_module, self_pid, agrees):
                                                             expected_agents=2))
     assert by_name(result)["mesos_leader_agreement"]["ok"] is agrees
     assert failed is not agrees
+
+
+def test_mesos_info_maintenance_only_asks_the_leader_two_things(fake_http, run_module):
+    # an agent's run reads the machines in maintenance: two requests, whatever the agents
+    cluster(fake_http)
+    result, failed = run_module(mesos_info.main, dict(mesos_endpoints=MASTERS, sections=["maintenance"],
+                                                      request_retries=0))
+    assert not failed, result.get("msg")
+    asked = [url for _method, url, _body in fake_http.calls]
+    assert asked == ["http://m1:5050/master/redirect", "http://m2:5050/master/maintenance/schedule",
+                     "http://m2:5050/master/maintenance/status"], asked
+    assert result["maintenance"] == {"schedule": {}, "status": {}}
+    assert (result["masters"], result["agents"], result["leader"]) == ([], [], None)
+
+
+def test_mesos_info_maintenance_only_with_every_master_down_fails(fake_http, run_module):
+    for m in MASTERS:
+        fake_http.add("GET", m + "/master/redirect", error=refused(), repeat=True)
+    result, failed = run_module(mesos_info.main, dict(mesos_endpoints=MASTERS, sections=["maintenance"],
+                                                      request_retries=0))
+    assert failed and "Could not reach any Mesos master endpoint" in result["msg"], result

@@ -448,3 +448,20 @@ def test_a_file_absent_is_removed_and_needs_no_content(run_module, host, tmp_pat
     assert not failed, result
     assert result["updated_paths"] == [str(secret)] and not secret.exists()
     assert run_module(host_config.main, args)[0]["changed"] is False
+
+
+def test_repository_files_go_first_and_a_change_refreshes_the_package_lists(run_module, host, tmp_path):
+    keyring = tmp_path / "keyrings"  # a folder the host does not have yet
+    repo = [dict(path=str(keyring / "mesosphere.asc"), content="KEY\n", owner=OWNER, group=GROUP),
+            dict(path=str(tmp_path / "mesosphere.list"), content="deb file:/srv/repo ./\n", owner=OWNER, group=GROUP)]
+    args = dict(repository_files=repo, packages=["zookeeper", "zookeeperd"])
+    result, failed = run_module(host_config.main, args)
+    assert not failed, result
+    assert result["cache_updated"] is True and (keyring / "mesosphere.asc").read_text() == "KEY\n"
+    # the lists are refreshed once, before the install, although they were missing
+    assert [c[0] for c in host.commands("apt-get")] == ["update", "install"]
+    result, failed = run_module(host_config.main, args)
+    assert (result["changed"], result["cache_updated"], len(host.commands("apt-get"))) == (False, False, 2)
+    repo[1]["content"] = "deb file:/srv/other ./\n"
+    result, failed = run_module(host_config.main, args)
+    assert result["cache_updated"] is True and [c[0] for c in host.commands("apt-get")][-1] == "update"
