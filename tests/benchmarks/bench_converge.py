@@ -8,9 +8,9 @@ On the lab (systemd containers, `scripts/lab`; needs `make images repo` first), 
 1. a fresh converge of MASTERS masters and SMALL agents (new containers, site.yml);
 2. a fact round (`ansible all -m setup`, the median of three);
 3. a no-op site.yml on that cluster (the median of three runs): its time, the ratio to the fact
-   round, the changed count
-   of every host, the task results per host class (masters, agents) and the ten slowest task
-   rounds (a round is one task on every host that runs it: what the run waits for);
+   round, the changed count of every host, the task results per host class (masters, agents) and
+   the ten slowest task rounds (a round is one task on every host that runs it: what the run
+   waits for);
 4. a fresh converge of MASTERS masters and LARGE agents, and its ratio to the first.
 
 The forks used are Ansible's (ansible.cfg); --forks overrides them for every run. The lab is
