@@ -199,6 +199,20 @@ def dump_tree(
     return out
 
 
+def tree_differs(archived: list[dict], current: list[dict]) -> bool:
+    """Whether the persistent znodes now (dump_tree's form) differ from the archived ones."""
+    def index(nodes: list[dict]) -> dict[str, str]:
+        return {node["path"]: node.get("data", "") for node in nodes}
+
+    return index(archived) != index(current)
+
+
+def restore_order(archived: list[dict]) -> list[tuple[str, bytes]]:
+    """(path, data) of every archived znode, each parent before its children."""
+    nodes = sorted(archived, key=lambda node: (node["path"].rstrip("/").count("/"), node["path"]))
+    return [(node["path"], base64.b64decode(node.get("data") or "")) for node in nodes]
+
+
 # --------------------------------------------------------------------------------------------
 # Versions
 
