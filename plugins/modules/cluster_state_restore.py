@@ -10,12 +10,12 @@ short_description: Write the ZooKeeper trees of a backup archive back, as they w
 version_added: "0.2.0"
 description:
   - Puts the persistent znodes that M(mesosphere.cluster.cluster_backup) saved under each of
-    O(paths) back into ZooKeeper, data and all, replacing the tree there: Marathon's and Chronos'
-    full state (apps with their versions, instances, deployments, the framework id; jobs), as
-    Marathon's backup and restore documentation restores it while no Marathon runs.
+    O(paths) back into ZooKeeper, data and all, replacing the tree there. That is Marathon's and
+    Chronos' full state (apps with their versions, instances, deployments, the framework id; jobs),
+    restored as Marathon's backup and restore documentation restores it, while no Marathon runs.
   - The archive is checked first (every checksum, as M(mesosphere.cluster.cluster_backup_info)
     does), and every path is checked before any is written; nothing changes when one is refused.
-  - Refuses to replace a tree that holds ephemeral znodes (a leader election's candidates): a
+  - Refuses to replace a tree that holds ephemeral znodes (a leader election's candidates), since a
     daemon that uses it still runs, and would write over the restored state or lose its own. Stop
     Marathon (or Chronos) on every master first; playbooks/restore.yml with
     C(restore_mode=full) does, when a check-mode run of this module said a tree differs. In check

@@ -11,8 +11,8 @@ version_added: "0.2.0"
 description:
   - Sets the facts the roles of mesosphere.cluster read, under the names M(ansible.builtin.setup)
     gives them, from the host's own files in one small module. It stands in for C(setup) in
-    C(site.yml): a run that changes nothing is dominated by round trips, and C(setup) costs one of
-    the longest, importing every fact collector to return three of them.
+    C(site.yml), because a run that changes nothing is dominated by round trips, and C(setup) costs
+    one of the longest, importing every fact collector to return three of them.
   - The facts are C(os_family), C(distribution), C(distribution_version),
     C(distribution_major_version), C(distribution_release) (from C(/etc/os-release) and, on Debian,
     C(/etc/debian_version)), C(default_ipv4) (C(address) and C(interface) of the default IPv4
