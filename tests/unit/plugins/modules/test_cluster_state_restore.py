@@ -145,9 +145,11 @@ def test_a_path_the_archive_does_not_hold_is_refused_naming_what_it_holds(run_mo
 
 def test_a_corrupted_archive_is_refused(run_module, zk, tmp_path):
     archive = archive_of(tmp_path, {"/marathon": ARCHIVED})
-    raw = bytearray(open(archive, "rb").read())
+    with open(archive, "rb") as handle:
+        raw = bytearray(handle.read())
     raw[len(raw) // 2] ^= 0xFF
-    open(archive, "wb").write(bytes(raw))
+    with open(archive, "wb") as handle:
+        handle.write(bytes(raw))
     fake = zk({"/": [b"", 0, []]})
     result, failed = run(run_module, archive)
     assert failed and "corrupted" in result["msg"] and fake.writes == []
