@@ -199,10 +199,16 @@ def dump_tree(
     return out
 
 
-def tree_differs(archived: list[dict], current: list[dict]) -> bool:
-    """Whether the persistent znodes now (dump_tree's form) differ from the archived ones."""
+def tree_differs(archived: list[dict], current: list[dict], ignore: Iterable[str] = ()) -> bool:
+    """Whether the persistent znodes now (dump_tree's form) differ from the archived ones, leaving
+    out those at or under the paths of `ignore`."""
+    roots = [path.rstrip("/") for path in ignore]
+
+    def ignored(path: str) -> bool:
+        return any(path == root or path.startswith(root + "/") for root in roots)
+
     def index(nodes: list[dict]) -> dict[str, str]:
-        return {node["path"]: node.get("data", "") for node in nodes}
+        return {node["path"]: node.get("data", "") for node in nodes if not ignored(node["path"])}
 
     return index(archived) != index(current)
 

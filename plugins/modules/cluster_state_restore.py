@@ -61,6 +61,15 @@ options:
   auth_password:
     description: Its password.
     type: str
+  ignore_paths:
+    description:
+      - ZooKeeper paths whose znodes (at or under them) are left out when a tree is compared with
+        the archived one, such as what Marathon keeps of its running tasks (its instances), which
+        it reconciles with Mesos and so rewrites after every restore. A tree that differs only
+        there counts as equal; a tree that is restored gets them back as archived.
+    type: list
+    elements: str
+    default: []
 requirements:
   - kazoo
 seealso:
@@ -172,7 +181,7 @@ def run(module: AnsibleModule) -> dict[str, Any]:
         plans = []
         for path, archived in wanted.items():
             current, ephemeral, acl = read_tree(client, path)
-            if not _backup.tree_differs(archived, current):
+            if not _backup.tree_differs(archived, current, p["ignore_paths"]):
                 unchanged.append(path)
                 continue
             if ephemeral:
@@ -204,6 +213,7 @@ def main() -> None:
             zookeeper_timeout=dict(type="float", default=5.0),
             auth_username=dict(type="str"),
             auth_password=dict(type="str", no_log=True),
+            ignore_paths=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )

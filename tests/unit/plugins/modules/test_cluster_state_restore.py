@@ -164,3 +164,21 @@ def test_an_equal_tree_in_use_is_left_alone_without_a_refusal(run_module, zk, tm
     fake = zk(tree)
     result, failed = run(run_module, archive)
     assert not failed and (result["changed"], result["unchanged"], fake.writes) == (False, ["/marathon"], [])
+
+
+def test_differences_only_in_ignored_paths_leave_a_tree_alone(run_module, zk, tmp_path, monkeypatch):
+    archived = dict(ARCHIVED, **{"/marathon/state/instances": b"", "/marathon/state/instances/i1": b'{"task": 1}'})
+    archive = archive_of(tmp_path, {"/marathon": archived})
+    tree = {path: [data, 0, []] for path, data in ARCHIVED.items()}
+    tree.update({"/": [b"", 0, []], "/marathon/state/instances": [b"", 0, []],
+                 "/marathon/state/instances/i2": [b'{"task": 2}', 0, []]})  # Marathon replaced a task
+    fake = zk(tree)
+    args = dict(archive=archive, paths=["/marathon"], zookeeper_hosts="zk1:2181",
+                ignore_paths=["/marathon/state/instances"])
+    result, failed = run_module(cluster_state_restore.main, args)
+    assert not failed and (result["changed"], result["unchanged"], fake.writes) == (False, ["/marathon"], [])
+    # the app itself differs: the tree is restored, the instances with it, as archived
+    fake.tree["/marathon/state/apps/web"][0] = b'{"id": "/web", "version": "later"}'
+    result, failed = run_module(cluster_state_restore.main, args)
+    assert not failed and result["changed"] is True
+    assert "/marathon/state/instances/i1" in fake.tree and "/marathon/state/instances/i2" not in fake.tree
