@@ -390,6 +390,17 @@ def load_data(name: str) -> Any:
     raise FileNotFoundError(name)
 
 
+def release(default: str) -> str:
+    """The release this copy of the program is: the version its package carries
+    (``data/release.json``, written by the packaging), or `default` when it runs from the source
+    tree. Reported where the upstream program reports its version, and nowhere else."""
+    try:
+        version = load_data("release.json").get("version")
+    except FileNotFoundError:
+        return default
+    return str(version) if version else default
+
+
 def read_value_or_file(value: str) -> str:
     """Flags such as --credentials accept ``file:///path``, ``/path`` or the text itself."""
     if value.startswith("file://"):

@@ -28,11 +28,12 @@ import urllib.parse
 from kazoo.exceptions import NoNodeError
 
 from mesosphere_standins import _framework as fw
+from mesosphere_standins._common import release
 from mesosphere_standins._framework import Flag, Response, json_response
 
 LOG = logging.getLogger("mesosphere_standins.chronos")
 
-VERSION = "3.0.2"
+VERSION = release("3.0.2")
 EXIT_INVALID_FLAG = 1  # choice: Scallop's own exit status for a bad command line
 
 # configuration.md "Chronos v3.0.0 Command Line Flags"; defaults as Chronos's SchedulerConfiguration

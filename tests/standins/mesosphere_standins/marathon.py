@@ -38,11 +38,12 @@ from kazoo.exceptions import NoNodeError
 
 from mesosphere_standins import _framework as fw
 from mesosphere_standins import _readiness
+from mesosphere_standins._common import release
 from mesosphere_standins._framework import Flag, Response, json_response, message
 
 LOG = logging.getLogger("mesosphere_standins.marathon")
 
-VERSION = "1.11.24"  # the version the stand-in packages carry
+VERSION = release("1.11.24")  # the version of the stand-in's package
 
 # exit codes (exit-codes.md)
 EXIT_ZK_CONNECTION_FAILURE = 100

@@ -50,7 +50,7 @@ from . import _common as c
 from . import _replica, _roles
 
 PROGRAM = "mesos-master"
-VERSION = "1.11.0"
+VERSION = c.release("1.11.0")
 BUILD_TIME = 1605484800  # 2020-11-16, the 1.11.0 tag date
 # The reference does not name the realms; these are the names Mesos 1.11 uses in its
 # WWW-Authenticate challenges (a choice written down in tests/standins/README.md).
