@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ansible_collections.mesosphere.cluster.plugins.module_utils import _api, _zookeeper
+from ansible_collections.mesosphere.cluster.plugins.module_utils._versions import parse_version
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -221,16 +222,6 @@ def restore_order(archived: list[dict]) -> list[tuple[str, bytes]]:
 
 # --------------------------------------------------------------------------------------------
 # Versions
-
-
-VERSION_RE = re.compile(r"^\s*v?(\d+)\.(\d+)(?:\.(\d+))?")
-
-
-def parse_version(text: str | None) -> tuple[int, int, int] | None:
-    match = VERSION_RE.match(str(text or ""))
-    if not match:
-        return None
-    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
 
 
 def argument_spec(mesos_required: bool = True) -> dict:

@@ -112,7 +112,8 @@ class HostConfig:
         self.changed_paths: list[str] = []
         self.diffs: list[dict[str, Any]] = []
         self.result: dict[str, Any] = dict(
-            installed=[], lifted=[], units={}, pending={}, listing={}, daemon_reloaded=False, cache_updated=False
+            installed=[], upgraded=[], lifted=[], units={}, pending={}, listing={}, daemon_reloaded=False,
+            cache_updated=False
         )
         # In check mode a package still to install may be what creates a user, a group or a
         # file to copy: those are then reported as changes rather than refused.
@@ -179,6 +180,28 @@ class HostConfig:
             if not self.check_mode:
                 self._run([self._tool("apt-get"), "update", "-q"], "apt-get update", APT_ENV)
 
+    def _policy(self, names: list[str]) -> dict[str, tuple[str, str]]:
+        """Each package's (installed, candidate) version, as apt-cache policy says under the pins."""
+        out = self._run([self._tool("apt-cache"), "policy", *names], "apt-cache policy", APT_ENV)
+        versions: dict[str, tuple[str, str]] = {}
+        name = None
+        fields: dict[str, str] = {}
+        for line in out.splitlines() + [""]:
+            if line and not line.startswith(" ") and line.endswith(":"):
+                name, fields = line[:-1], {}
+                continue
+            key, sep, value = line.strip().partition(": ")
+            if name and sep and key in ("Installed", "Candidate"):
+                fields[key] = value.strip()
+                if len(fields) == 2:
+                    versions[name] = (fields["Installed"], fields["Candidate"])
+        return versions
+
+    def _refresh_lists(self, apt_get: str) -> None:
+        if self.params.get("update_cache", True) and not self._lists_fresh() and not self.result.get("cache_updated"):
+            self.result["cache_updated"] = True
+            self._run([apt_get, "update", "-q"], "apt-get update", APT_ENV)
+
     def packages(self) -> None:
         names = list(self.params.get("packages") or [])
         held = [unit_name(u) for u in self.params.get("hold_units") or []]
@@ -186,22 +209,30 @@ class HostConfig:
             return
         self._lift_masks(held)
         missing = [name for name in names if name not in self._installed(names)]
-        if not missing:
+        present = [name for name in names if name not in missing]
+        upgrades = []
+        if self.params.get("upgrade") and present:
+            if not self.check_mode:
+                self._refresh_lists(self._tool("apt-get"))
+            for name, (installed, candidate) in self._policy(present).items():
+                if candidate not in ("", "(none)") and candidate != installed:
+                    upgrades.append(dict(name=name, installed=installed, to=candidate))
+        if not missing and not upgrades:
             return
         self.result["installed"] = missing
+        self.result["upgraded"] = upgrades
         if self.check_mode:
-            self.tolerate_missing = True
+            self.tolerate_missing = bool(missing)
             return
         systemctl = self._tool("systemctl") if held else ""
         apt_get = self._tool("apt-get")
         if held:
             self._run([systemctl, "mask", "--runtime", "--", *held], "Masking %s while installing" % ", ".join(held))
         try:
-            if self.params.get("update_cache", True) and not self._lists_fresh() \
-                    and not self.result.get("cache_updated"):
-                self._run([apt_get, "update", "-q"], "apt-get update", APT_ENV)
-            self._run([apt_get, "install", "-y", "-q", *APT_OPTIONS, *missing],
-                      "Installing %s" % ", ".join(missing), APT_ENV)
+            self._refresh_lists(apt_get)
+            wanted = missing + ["%s=%s" % (u["name"], u["to"]) for u in upgrades]
+            self._run([apt_get, "install", "-y", "-q", "--allow-downgrades", *APT_OPTIONS, *wanted],
+                      "Installing %s" % ", ".join(wanted), APT_ENV)
         finally:
             if held:
                 self._run([systemctl, "unmask", "--runtime", "--", *held],
@@ -547,7 +578,7 @@ class HostConfig:
         result = self.result
         result["updated_paths"] = self.changed_paths
         result["changed"] = bool(
-            self.changed_paths or result["installed"] or result["lifted"]
+            self.changed_paths or result["installed"] or result["upgraded"] or result["lifted"]
             or any(u["changed"] for u in result["units"].values())
         )
         result["check_mode"] = self.check_mode

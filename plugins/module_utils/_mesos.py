@@ -91,6 +91,7 @@ def summarize_agent(agent):
         used_resources=agent.get("used_resources", {}),
         attributes=agent.get("attributes", {}),
         registered_time=agent.get("registered_time"),
+        version=agent.get("version"),
     )
 
 

@@ -105,6 +105,17 @@ options:
     type: list
     elements: str
     default: []
+  upgrade:
+    description:
+      - Also install a newer version of the O(packages) already installed, when apt's candidate (the
+        version the repository offers under its pins, C(apt-cache policy)) differs from the one
+        installed; downgrades too, since the pins say which version the cluster runs.
+      - Daemons are not restarted here; the units of O(hold_units) are masked while the packages
+        install, so that no maintainer script restarts them either. RV(upgraded) says what changed;
+        restarting the daemons, one member at a time, is the caller's (playbooks/upgrade.yml).
+    type: bool
+    default: false
+    version_added: "0.2.0"
   hold_units:
     description:
       - Units that the O(packages) would start when installed. They are masked for the runtime
@@ -339,7 +350,18 @@ EXAMPLES = r"""
 - name: ZooKeeper's packages, configuration and unit, in one task
   mesosphere.cluster.host_config:
     packages: [zookeeper, zookeeperd]
-    hold_units: [zookeeper]
+    upgrade:
+    description:
+      - Also install a newer version of the O(packages) already installed, when apt's candidate (the
+        version the repository offers under its pins, C(apt-cache policy)) differs from the one
+        installed; downgrades too, since the pins say which version the cluster runs.
+      - Daemons are not restarted here; the units of O(hold_units) are masked while the packages
+        install, so that no maintainer script restarts them either. RV(upgraded) says what changed;
+        restarting the daemons, one member at a time, is the caller's (playbooks/upgrade.yml).
+    type: bool
+    default: false
+    version_added: "0.2.0"
+  hold_units: [zookeeper]
     alternatives:
       - {name: zookeeper-conf, link: /etc/zookeeper/conf, path: /etc/zookeeper/conf.mesosphere, priority: 60}
     directories:
@@ -379,6 +401,12 @@ installed:
   type: list
   elements: str
   sample: [zookeeperd]
+upgraded:
+  description: Packages installed in another version (with O(upgrade)), each with V(name), V(installed) and V(to).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "mesos", "installed": "1.10.0-1", "to": "1.11.0-1"}]
 lifted:
   description: Held units whose runtime mask, left by an interrupted run, was lifted.
   returned: always
@@ -445,6 +473,7 @@ def argument_spec() -> dict[str, Any]:
         repository_files=dict(type="list", elements="dict", default=[], options=file_options(),
                               mutually_exclusive=[("content", "copy_from")]),
         packages=dict(type="list", elements="str", default=[]),
+        upgrade=dict(type="bool", default=False),
         hold_units=dict(type="list", elements="str", default=[]),
         update_cache=dict(type="bool", default=True),
         cache_valid_time=dict(type="int", default=3600),

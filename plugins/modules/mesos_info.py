@@ -169,13 +169,13 @@ version:
   type: str
   sample: 1.11.0
 agents:
-  description: Agents known to the leader.
+  description: Agents known to the leader, each with the Mesos version it runs (V(version)).
   returned: always
   type: list
   elements: dict
   sample:
     - {"id": "a1-S0", "hostname": "a1", "active": true, "resources": {"cpus": 2, "mem": 1024},
-       "attributes": {"rack": "r1"}}
+       "attributes": {"rack": "r1"}, "version": "1.11.0"}
 frameworks:
   description: Frameworks registered with the leader.
   returned: always

@@ -28,6 +28,7 @@ class FakeHost:
     def __init__(self, runtime_dir):
         self.runtime_dir = runtime_dir
         self.installed = {"zookeeper"}
+        self.versions = {}  # package -> (installed, candidate) for apt-cache policy
         self.config_left = set()  # removed, with their configuration left (dpkg's "rc")
         self.available = {"zookeeper", "zookeeperd", "haproxy"}
         # unit -> {active, enabled, exists, started (seconds ago)}
@@ -58,7 +59,11 @@ class FakeHost:
                 self.installed.difference_update(gone)
                 self.config_left.difference_update(gone)
                 return 0, "", ""
-            wanted = [a for a in argv[2:] if not a.startswith("-") and "::" not in a]
+            wanted = [a.split("=")[0] for a in argv[2:] if not a.startswith("-") and "::" not in a]
+            for a in argv[2:]:
+                if "=" in a and not a.startswith("-") and "::" not in a:
+                    name, version = a.split("=", 1)
+                    self.versions[name] = (version, self.versions[name][1])
             unknown = [n for n in wanted if n not in self.available]
             if unknown:
                 return 100, "", "E: Unable to locate package %s\n" % unknown[0]
@@ -67,6 +72,10 @@ class FakeHost:
             return 0, "", ""
         if tool == "systemctl":
             return self._systemctl(argv[1:])
+        if tool == "apt-cache":
+            out = "".join("%s:\n  Installed: %s\n  Candidate: %s\n  Version table:\n" % (n, *self.versions[n])
+                          for n in argv[2:] if n in self.versions)
+            return 0, out, ""
         if tool == "update-alternatives":
             if argv[1] == "--query":
                 current = self.alternatives.get(argv[2])
@@ -465,3 +474,24 @@ def test_repository_files_go_first_and_a_change_refreshes_the_package_lists(run_
     repo[1]["content"] = "deb file:/srv/other ./\n"
     result, failed = run_module(host_config.main, args)
     assert result["cache_updated"] is True and [c[0] for c in host.commands("apt-get")][-1] == "update"
+
+
+def test_upgrade_installs_the_candidate_the_pins_choose_with_the_units_held(run_module, host):
+    host.installed.add("mesos")
+    host.available.add("mesos")
+    host.versions["mesos"] = ("1.10.0-1", "1.11.0-1")
+    host.versions["zookeeper"] = ("3.8.0-11", "3.8.0-11")
+    args = dict(packages=["mesos", "zookeeper"], upgrade=True, hold_units=["mesos-master"])
+    result, failed = run_module(host_config.main, args, check_mode=True)
+    assert not failed and result["upgraded"] == [{"name": "mesos", "installed": "1.10.0-1", "to": "1.11.0-1"}]
+    assert host.commands("apt-get") == []
+    result, failed = run_module(host_config.main, args)
+    assert not failed and result["changed"] is True
+    install = host.commands("apt-get")[-1]
+    assert install[0] == "install" and "mesos=1.11.0-1" in install and "zookeeper" not in install
+    assert host.masked_during_install == ["mesos-master.service"] and os.listdir(host.runtime_dir) == []
+    result, failed = run_module(host_config.main, args)
+    assert (result["changed"], result["upgraded"]) == (False, [])
+    # without upgrade, an installed package is left as it is whatever apt offers
+    host.versions["mesos"] = ("1.11.0-1", "1.12.0-1")
+    assert run_module(host_config.main, dict(packages=["mesos"]))[0]["changed"] is False

@@ -1,0 +1,39 @@
+# Copyright (c) mesosphere.cluster contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Filters of playbooks/upgrade.yml: the upgrade rules (module_utils/_versions.py) over what runs.
+
+Documentation: the YAML files of the same names beside this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.mesosphere.cluster.plugins.module_utils import _versions
+
+
+def upgrade_problems(running: Any, targets: Any) -> list[str]:
+    """Sentences saying why the components cannot go from what runs to the targets; [] when they can."""
+    if not isinstance(running, Mapping) or not isinstance(targets, Mapping):
+        raise AnsibleFilterError("upgrade_problems takes {component: {node: version}} and {component: target version}")
+    problems: list[str] = []
+    for component, target in targets.items():
+        nodes = running.get(component) or {}
+        if not isinstance(nodes, Mapping):
+            raise AnsibleFilterError(
+                "upgrade_problems: what runs of %s is not a mapping of node to version" % component)
+        problems += _versions.upgrade_problems(str(component), dict(nodes), str(target))
+    return problems
+
+
+def upstream_version(text: Any) -> str:
+    """The upstream version of a Debian package version (1.11.0-1+standin.x -> 1.11.0)."""
+    return _versions.upstream(None if text is None else str(text))
+
+
+class FilterModule:
+    def filters(self):
+        return {"upgrade_problems": upgrade_problems, "upstream_version": upstream_version}
