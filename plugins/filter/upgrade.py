@@ -29,6 +29,24 @@ def upgrade_problems(running: Any, targets: Any) -> list[str]:
     return problems
 
 
+def upgrade_targets(madison: Any, pins: Any) -> dict[str, str | None]:
+    """The version of each package to upgrade to: the newest that `apt-cache madison` lists
+    (its text) and that fits the package's pin (a version pattern like 1.11.0*), or None."""
+    if not isinstance(pins, Mapping):
+        raise AnsibleFilterError("upgrade_targets takes apt-cache madison's output and {package: version pattern}")
+    offered: dict[str, list[str]] = {}
+    for line in str(madison or "").splitlines():
+        fields = [field.strip() for field in line.split("|")]
+        if len(fields) >= 2 and fields[0] and fields[1]:
+            offered.setdefault(fields[0], []).append(fields[1])
+    targets: dict[str, str | None] = {}
+    for package, pattern in pins.items():
+        fitting = [v for v in offered.get(str(package), []) if _versions.matches_pin(v, str(pattern or "*"))]
+        fitting.sort(key=lambda v: (_versions.parse_version(v) or (0, 0, 0), v))
+        targets[str(package)] = fitting[-1] if fitting else None
+    return targets
+
+
 def upstream_version(text: Any) -> str:
     """The upstream version of a Debian package version (1.11.0-1+standin.x -> 1.11.0)."""
     return _versions.upstream(None if text is None else str(text))
@@ -36,4 +54,5 @@ def upstream_version(text: Any) -> str:
 
 class FilterModule:
     def filters(self):
-        return {"upgrade_problems": upgrade_problems, "upstream_version": upstream_version}
+        return {"upgrade_problems": upgrade_problems, "upgrade_targets": upgrade_targets,
+                "upstream_version": upstream_version}
