@@ -9,15 +9,16 @@ traffic goes only to the scenario's own containers, and every loop is bounded.
   converge --marathon URL[,URL] --app ID --count N --nodes a,b --port P [--limit S] [--timeout S]
       wait until Marathon has N healthy tasks; then time until every node serves exactly
       those tasks. Holds when that took at most --limit seconds.
-  load     --nodes a,b --port P --seconds S [--max-requests M]
-      sequential GETs, each on a new connection, round-robin over the nodes, for S seconds.
-      Prints requests sent and failed; holds when none failed.
+  load     --nodes a,b --port P --seconds S [--max-requests M] [--stop-file F]
+      sequential GETs, each on a new connection, round-robin over the nodes, for S seconds (or
+      until F exists). Prints requests sent and failed; holds when none failed.
 """
 
 import argparse
 import base64
 import http.client
 import json
+import os
 import sys
 import time
 import urllib.request
@@ -109,6 +110,8 @@ def cmd_load(args):
     answers = {}
     stop = time.monotonic() + args.seconds
     while time.monotonic() < stop and sent < args.max_requests:
+        if args.stop_file and os.path.exists(args.stop_file):
+            break
         node = nodes[sent % len(nodes)]
         sent += 1
         try:
@@ -144,6 +147,7 @@ def main(argv=None):
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--seconds", type=float, required=True)
     p.add_argument("--max-requests", type=int, default=200000)
+    p.add_argument("--stop-file", default=None)
     args = parser.parse_args(argv)
     return {"serving": cmd_serving, "converge": cmd_converge, "load": cmd_load}[args.command](args)
 

@@ -47,6 +47,22 @@ def upgrade_targets(madison: Any, pins: Any) -> dict[str, str | None]:
     return targets
 
 
+def upgrade_behind(running: Any, targets: Any) -> list[str]:
+    """What runs something other than its target, one sentence per component and node
+    ("marathon 1.10.26 on master1 (target 1.11.24)"); [] when every node runs its targets."""
+    if not isinstance(running, Mapping) or not isinstance(targets, Mapping):
+        raise AnsibleFilterError("upgrade_behind takes {component: {node: version}} and {component: target version}")
+    behind: list[str] = []
+    for component, nodes in running.items():
+        target = targets.get(component)
+        if not target or not isinstance(nodes, Mapping):
+            continue
+        for node, version in nodes.items():
+            if version and _versions.upstream(str(version)) != _versions.upstream(str(target)):
+                behind.append("%s %s on %s (target %s)" % (component, version, node, target))
+    return behind
+
+
 def upstream_version(text: Any) -> str:
     """The upstream version of a Debian package version (1.11.0-1+standin.x -> 1.11.0)."""
     return _versions.upstream(None if text is None else str(text))
@@ -54,5 +70,6 @@ def upstream_version(text: Any) -> str:
 
 class FilterModule:
     def filters(self):
-        return {"upgrade_problems": upgrade_problems, "upgrade_targets": upgrade_targets,
+        return {"upgrade_behind": upgrade_behind, "upgrade_problems": upgrade_problems,
+                "upgrade_targets": upgrade_targets,
                 "upstream_version": upstream_version}

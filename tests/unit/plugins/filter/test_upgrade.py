@@ -6,6 +6,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mesosphere.cluster.plugins.filter.upgrade import (
+    upgrade_behind,
     upgrade_problems,
     upgrade_targets,
     upstream_version,
@@ -44,3 +45,14 @@ def test_the_rules_over_every_component():
 
 def test_upstream_version():
     assert upstream_version("1.11.0-1+standin.20261206") == "1.11.0"
+
+
+def test_what_runs_other_than_its_target():
+    running = {"mesos": {"m1": "1.11.0", "a1": "1.10.0", "a2": None}, "marathon": {"m1": "1.10.26"},
+               "zookeeper": {"m1": "3.8.0"}}
+    targets = {"mesos": "1.11.0", "marathon": "1.10.26-1+standin.20261206"}
+    assert upgrade_behind(running, targets) == ["mesos 1.10.0 on a1 (target 1.11.0)"]
+    assert upgrade_behind(running, {"mesos": "1.10.0"}) == ["mesos 1.11.0 on m1 (target 1.10.0)"]
+    assert upgrade_behind({}, targets) == []
+    with pytest.raises(AnsibleFilterError):
+        upgrade_behind(running, None)
