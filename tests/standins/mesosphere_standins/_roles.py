@@ -242,6 +242,7 @@ class Allocator:
                 continue
             free = self.pool_free(agent)
             reserved = self.reserved(agent)
+            unavailability = self.m.machine_unavailability(info["hostname"], info["ip"])
             for role in roles:
                 full: list[dict] = []
                 merged = c.Resources()
@@ -256,10 +257,13 @@ class Allocator:
                                               allocation_role=role)
                     merged = merged + free[role]
                 if full:
-                    out.append({"id": {"value": f"{self.m.id}-O-{agent_id}-{role}"}, "framework_id": fw["id"],
-                                "slave_id": agent_id, "hostname": info["hostname"],
-                                "allocation_info": {"role": role},
-                                "resources": merged.model(), "resources_full": full})
+                    offer = {"id": {"value": f"{self.m.id}-O-{agent_id}-{role}"}, "framework_id": fw["id"],
+                             "slave_id": agent_id, "hostname": info["hostname"],
+                             "allocation_info": {"role": role},
+                             "resources": merged.model(), "resources_full": full}
+                    if unavailability:
+                        offer["unavailability"] = unavailability
+                    out.append(offer)
         return out
 
     def limit_left(self, role: str) -> dict[str, float] | None:

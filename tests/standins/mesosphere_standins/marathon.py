@@ -1611,7 +1611,10 @@ class Marathon:
 
     def _agent_view(self, agents, offers=None):
         pools = {}
+        unavailable = {}
         for offer in offers or []:
+            if offer.get("unavailability"):
+                unavailable[offer["slave_id"]] = offer["unavailability"]
             role = (offer.get("allocation_info") or {}).get("role", "*")
             for item in offer.get("resources_full") or []:
                 reservations = item.get("reservations") or []
@@ -1638,6 +1641,8 @@ class Marathon:
                 "mem": fw.scalar(res, "mem") - fw.scalar(used, "mem"),
                 "disk": fw.scalar(res, "disk") - fw.scalar(used, "disk"),
                 "ranges": ranges, "used_ports": used_ports,
+                # maintenance-mode.md: the window its offers announce, if any
+                "unavailability": unavailable.get(aid),
                 # offered (allocation role, reservation role) -> free scalars; None: a master
                 # that publishes no offers (everything free is usable)
                 "pools": None if offers is None else pools.get(aid, {}),
@@ -1691,6 +1696,9 @@ class Marathon:
             if not ag["active"]:
                 reason = "no active agent"
                 continue
+            if self._in_maintenance(ag):
+                reason = "agents under maintenance declined"
+                continue
             if self._take(app, ag) is None:
                 reason = "insufficient resources"
                 continue
@@ -1704,6 +1712,18 @@ class Marathon:
                 continue
             return ag, ports
         return None, reason
+
+    def _in_maintenance(self, ag):
+        """maintenance-mode.md: with --maintenance_mode (the default), offers of an agent during
+        its maintenance window are declined, from --draining_seconds before the window begins."""
+        window = ag.get("unavailability")
+        if not window or not self.conf["maintenance_mode"]:
+            return False
+        start = int((window.get("start") or {}).get("nanoseconds", 0)) / 1e9
+        now = time.time()
+        if "duration" in window and now >= start + int(window["duration"].get("nanoseconds", 0)) / 1e9:
+            return False  # the window is over
+        return now + self.conf["draining_seconds"] >= start
 
     @staticmethod
     def _pick_ports(app, ag):

@@ -605,6 +605,15 @@ class Master:
     def machine_mode(self, hostname: str, ip: str) -> str:
         return self.machine_modes.get((hostname.lower(), ip), "UP")
 
+    def machine_unavailability(self, hostname: str, ip: str) -> dict | None:
+        """maintenance.md: offers from a machine in the schedule carry its window's
+        unavailability (start and duration, nanoseconds), so that frameworks can move away."""
+        key = (hostname.lower(), ip)
+        for window in (self.schedule or {}).get("windows") or []:
+            if any(machine_key(machine) == key for machine in window.get("machine_ids") or []):
+                return window.get("unavailability")
+        return None
+
     def agent_url(self, agent: dict) -> str:
         info = agent["info"]
         return f"http://{info['ip']}:{info['port']}"

@@ -10,6 +10,7 @@ import json
 import os
 import random
 import signal
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -47,7 +48,7 @@ class Pool:
     """Agents of our own with the attributes pool:<name> (so apps can be pinned to them) and
     rack:r<index>."""
 
-    def __init__(self, cluster, tmpdir: Path, size: int = 2):
+    def __init__(self, cluster, tmpdir: Path, size: int = 2, machines: bool = False):
         self.cluster = cluster
         self.name = f"p{uuid.uuid4().hex[:6]}"
         self.tmpdir = tmpdir
@@ -57,7 +58,10 @@ class Pool:
         self.agents = [
             start_mesos_agent(cluster.mesos_zk, tmpdir / f"{self.name}-{i}" / "work",
                               ports_range=f"[{lo}-{hi}]", extra_args=[f"--attributes=pool:{self.name};rack:r{i}"],
-                              name=f"{self.name}-{i}")
+                              name=f"{self.name}-{i}",
+                              # machines of their own (maintenance.md: a machine is a host name
+                              # and an IP); such names do not resolve, so their tasks serve nothing
+                              **({"hostname": f"{self.name}-{i}.example"} if machines else {}))
             for i, (lo, hi) in enumerate(self.ranges)
         ]
         for agent in self.agents:
@@ -335,3 +339,34 @@ def test_container_port_mappings(cluster, pool):
         assert any(lo <= task["ports"][0] <= hi for lo, hi in pool.ranges)
     finally:
         delete_app(leader, app_id)
+
+
+def test_agents_in_a_maintenance_window_get_no_new_tasks(cluster, tmp_path):
+    """maintenance-mode.md: Marathon declines the offers of an agent whose maintenance window has
+    begun (the master puts the window on its offers, maintenance.md), so a restarted app moves."""
+    leader = leader_of(cluster)
+    master = base_of(cluster.leading_master(timeout=10))
+    app_id = f"/sched/maint-{uuid.uuid4().hex[:6]}"
+    machines = Pool(cluster, tmp_path, machines=True)
+    try:
+        call(leader, "POST", "/v2/apps", {**web_app(app_id, machines.name, instances=1), "cmd": "sleep 600",
+                                          "healthChecks": []})
+        task = wait_for(lambda: settled(leader, app_id, 1), 30, what="1 task")["tasks"][0]
+        agent = next(s for s in call(master, "GET", "/master/slaves").json["slaves"] if s["id"] == task["slaveId"])
+        machine = {"hostname": agent["hostname"], "ip": agent["pid"].split("@", 1)[1].rsplit(":", 1)[0]}
+        reply = call(master, "POST", "/master/maintenance/schedule", {"windows": [{
+            "machine_ids": [machine], "unavailability": {"start": {"nanoseconds": int(time.time() * 1e9)},
+                                                         "duration": {"nanoseconds": 3600 * 10**9}}}]})
+        assert reply.status == 200
+        previous = task["id"]
+        for _ in range(2):  # twice: the second restart may not go back either
+            call(leader, "POST", f"/v2/apps{app_id}/restart", {})
+            app = wait_for(lambda: (lambda a: a if a["tasksRunning"] == 1 and not a["deployments"] and  # noqa: B023
+                                    a["tasks"][0]["id"] != previous else None)(app_state(leader, app_id)),  # noqa: B023
+                           30, what="the restarted task")
+            assert app["tasks"][0]["slaveId"] != agent["id"], "a task started on an agent under maintenance"
+            previous = app["tasks"][0]["id"]
+    finally:
+        call(master, "POST", "/master/maintenance/schedule", {"windows": []})
+        delete_app(leader, app_id)
+        machines.close()
