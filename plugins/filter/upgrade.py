@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ansible.errors import AnsibleFilterError
+from ansible.errors import AnsibleFilterError  # type: ignore[import-untyped]
 
 from ansible_collections.mesosphere.cluster.plugins.module_utils import _versions
 
@@ -69,7 +69,7 @@ def upstream_version(text: Any) -> str:
 
 
 class FilterModule:
-    def filters(self):
+    def filters(self) -> dict[str, Any]:
         return {"upgrade_behind": upgrade_behind, "upgrade_problems": upgrade_problems,
                 "upgrade_targets": upgrade_targets,
                 "upstream_version": upstream_version}
