@@ -27,6 +27,7 @@ LABELS = {
     "ansible_configuration_settings": ("reference_appendices/config.html", "Ansible Configuration Settings"),
     "playbooks_intro": ("playbook_guide/playbooks_intro.html", "Ansible playbooks"),
     "module_defaults": ("playbook_guide/playbooks_module_defaults.html", "Module defaults"),
+    "action_plugins": ("plugins/action.html", "Action plugins"),
 }
 PLUGIN_TYPES = ("module", "become", "cache", "callback", "connection", "filter", "inventory", "lookup", "test", "vars")
 

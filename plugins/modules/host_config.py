@@ -350,18 +350,7 @@ EXAMPLES = r"""
 - name: ZooKeeper's packages, configuration and unit, in one task
   mesosphere.cluster.host_config:
     packages: [zookeeper, zookeeperd]
-    upgrade:
-    description:
-      - Also install a newer version of the O(packages) already installed, when apt's candidate (the
-        version the repository offers under its pins, C(apt-cache policy)) differs from the one
-        installed; downgrades too, since the pins say which version the cluster runs.
-      - Daemons are not restarted here; the units of O(hold_units) are masked while the packages
-        install, so that no maintainer script restarts them either. RV(upgraded) says what changed;
-        restarting the daemons, one member at a time, is the caller's (playbooks/upgrade.yml).
-    type: bool
-    default: false
-    version_added: "0.2.0"
-  hold_units: [zookeeper]
+    hold_units: [zookeeper]
     alternatives:
       - {name: zookeeper-conf, link: /etc/zookeeper/conf, path: /etc/zookeeper/conf.mesosphere, priority: 60}
     directories:

@@ -13,7 +13,7 @@ description:
     counts, so that Marathon starts each one again elsewhere; then waits until every app it
     touched runs all its instances (healthy, for an app with health checks) on other agents.
   - Marathon must not start the replacements on the same agents. Put their machines in a
-    maintenance window first (M(mesosphere.cluster.mesos_maintenance), V(scheduled)): Marathon
+    maintenance window first (M(mesosphere.cluster.mesos_maintenance), V(scheduled)); Marathon
     declines the offers of agents in a window (its maintenance mode, on by default since 1.7).
     Marathon's own advice for maintenance is this one, to kill the tasks on a machine under
     maintenance before it goes down, rather than let them be lost with the agent.
