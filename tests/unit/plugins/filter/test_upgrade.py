@@ -25,9 +25,12 @@ MADISON = """\
 
 def test_the_newest_offered_version_that_fits_each_pin():
     pins = {"mesos": "1.11.0*", "marathon": "1.10.*", "chronos": "3.0.*", "zookeeper": "*"}
-    assert upgrade_targets(MADISON, pins) == {"mesos": "1.11.0-1+standin.20261206",
-                                             "marathon": "1.10.26-1+standin.20261206",
-                                             "chronos": "3.0.2-1+standin.20261206", "zookeeper": "3.8.0-11"}
+    assert upgrade_targets(MADISON, pins) == {
+        "mesos": "1.11.0-1+standin.20261206",
+        "marathon": "1.10.26-1+standin.20261206",
+        "chronos": "3.0.2-1+standin.20261206",
+        "zookeeper": "3.8.0-11",
+    }
 
 
 def test_a_pin_the_repository_does_not_offer_has_no_target():
