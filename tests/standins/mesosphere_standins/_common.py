@@ -893,6 +893,28 @@ def load_mesos_credentials(value: str) -> dict[str, str]:
     return result
 
 
+def load_agent_credential(value: str) -> tuple[str, str]:
+    """Mesos agent ``--credential`` (configuration/agent.md): a path (``file:///path`` or
+    ``/path``) to ``{"principal": .., "secret": ..}``, or to a text file with one
+    ``principal secret`` line. Returns (principal, secret)."""
+    path = value[len("file://"):] if value.startswith("file://") else value
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read().strip()
+    except OSError as exc:
+        raise FlagError(f"Failed to read credential '{path}': {exc.strerror}") from None
+    if text.startswith("{"):
+        try:
+            doc = json.loads(text)
+            return str(doc["principal"]), str(doc.get("secret", ""))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise FlagError(f"Failed to parse credential: {exc}") from None
+    parts = text.split()
+    if len(parts) != 2:
+        raise FlagError("Failed to parse credential: expected one 'principal secret' line")
+    return parts[0], parts[1]
+
+
 # ---------------------------------------------------------------------------
 # HTTP client side
 # ---------------------------------------------------------------------------

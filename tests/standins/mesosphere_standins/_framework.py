@@ -33,7 +33,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import NodeExistsError, NoNodeError
+from kazoo.exceptions import NoAuthError, NodeExistsError, NoNodeError
 
 LOG = logging.getLogger("mesosphere_standins")
 
@@ -327,6 +327,36 @@ def exit_cleanly_on_sigterm(zk: KazooClient) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def exit_on_no_auth(func, code: int):
+    """Run ``func``; when ZooKeeper refuses it for want of credentials (NoAuth: the znode's
+    ACL does not let this session read or write), log it and exit with ``code``, as the
+    upstream programs do, rather than run on without their state."""
+    try:
+        return func()
+    except NoAuthError:
+        LOG.error("ZooKeeper refused access (NoAuth): the --zk credentials do not match the ACL of "
+                  "the znodes this program needs; exiting with %s", code)
+        logging.shutdown()
+        os._exit(code)
+
+
+def read_framework_credential(principal: str | None, secret: str | None,
+                              secret_file: str | None) -> tuple[str, str] | None:
+    """The credential a framework authenticates with (``--mesos_authentication_principal`` and
+    the secret, or the secret file read as it is: Chronos' authentication.md warns that a
+    trailing newline becomes part of the secret)."""
+    if not principal:
+        return None
+    if secret_file:
+        try:
+            with open(secret_file, encoding="utf-8") as handle:
+                secret = handle.read()
+        except OSError as exc:
+            raise FlagError(f"Cannot read 'mesos_authentication_secret_file' {secret_file}: "
+                            f"{exc.strerror}") from None
+    return principal, secret or ""
+
+
 # --------------------------------------------------------------------------
 # the Mesos master, seen from a framework
 
@@ -336,9 +366,13 @@ class MesosMaster:
     http://host:port) and speaks the stand-in scheduler contract to it."""
 
     def __init__(self, master: str, session_timeout_s: float = 10.0,
-                 connect_timeout_s: float = 10.0, http_timeout_s: float = 5.0):
+                 connect_timeout_s: float = 10.0, http_timeout_s: float = 5.0,
+                 credential: tuple[str, str] | None = None):
         self.master = master
         self.http_timeout = http_timeout_s
+        # authentication.md: the framework authenticates with a principal and secret; the
+        # stand-in protocol carries them as Basic authentication on every call.
+        self.credential = credential
         self._zk = None
         self._zk_path = None
         self._leader = None  # "ip:port"
@@ -396,6 +430,10 @@ class MesosMaster:
             conn = http.client.HTTPConnection(host, int(port), timeout=self.http_timeout)
             try:
                 headers = {"Content-Type": "application/json", "Accept": "application/json"}
+                if self.credential:
+                    user, secret = self.credential
+                    headers["Authorization"] = "Basic " + base64.b64encode(
+                        f"{user}:{secret}".encode()).decode("ascii")
                 conn.request(method, path, body=data, headers=headers)
                 resp = conn.getresponse()
                 raw = resp.read()

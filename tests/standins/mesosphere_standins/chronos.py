@@ -263,8 +263,12 @@ class Chronos:
         self.zk.ensure_path(self.path)
         self.master = None
         if c["master"] != "local":
+            # authentication.md: a principal turns framework authentication on
+            credential = fw.read_framework_credential(c["mesos_authentication_principal"], None,
+                                                      c["mesos_authentication_secret_file"])
             self.master = fw.MesosMaster(c["master"], c["zk_timeout"] / 1000.0,
-                                         c["zk_timeout"] / 1000.0, http_timeout_s=3.0)
+                                         c["zk_timeout"] / 1000.0, http_timeout_s=3.0,
+                                         credential=credential)
         else:
             LOG.warning("--master local: no Mesos master to run jobs on")
         self.latch = fw.LeaderLatch(self.zk, f"{self.path}/candidate", self.me,
@@ -279,6 +283,9 @@ class Chronos:
                  c["zk_hosts"], self.path)
 
     def _on_elected(self):
+        fw.exit_on_no_auth(self._take_over, 1)
+
+    def _take_over(self):
         LOG.info("elected as leader")
         with self.lock:
             self.jobs = self._load_jobs()
@@ -737,7 +744,11 @@ def main(argv=None):
         return EXIT_INVALID_FLAG
     fw.setup_logging("chronos")
     c = Chronos(conf)
-    c.start()
+    try:
+        fw.exit_on_no_auth(c.start, 1)
+    except fw.FlagError as exc:
+        print(f"[scallop] Error: {exc}", file=sys.stderr)
+        return EXIT_INVALID_FLAG
     try:
         while True:
             time.sleep(3600)

@@ -626,8 +626,13 @@ class Marathon:
                                 else EXIT_ZK_CONNECTION_LOST)
         fw.exit_cleanly_on_sigterm(self.zk)
         self.store = Store(self.zk, path)
+        # command-line-flags.md: --mesos_authentication turns framework authentication on
+        credential = fw.read_framework_credential(
+            c["mesos_authentication_principal"], c["mesos_authentication_secret"],
+            c["mesos_authentication_secret_file"]) if c["mesos_authentication"] else None
         self.master = fw.MesosMaster(c["master"], c["zk_session_timeout"] / 1000.0,
-                                     c["zk_connection_timeout"] / 1000.0, http_timeout_s=3.0)
+                                     c["zk_connection_timeout"] / 1000.0, http_timeout_s=3.0,
+                                     credential=credential)
         self.latch = fw.LeaderLatch(self.zk, f"{path}/leader-curator", self.me,
                                     on_elected=self._on_elected)
         try:
@@ -643,6 +648,9 @@ class Marathon:
         LOG.info("Marathon stand-in %s listening on %s (zk %s)", VERSION, self.me, c["zk"])
 
     def _on_elected(self):
+        fw.exit_on_no_auth(self._take_over, EXIT_LEADERSHIP_LOSS)
+
+    def _take_over(self):
         LOG.info("elected as leader")
         with self.lock:
             self.apps, self.instances, self.deployments = self.store.load_all()
@@ -2085,7 +2093,11 @@ def main(argv=None):
         return EXIT_INVALID_FLAG
     fw.setup_logging("marathon", conf["logging_level"] or "info")
     m = Marathon(conf)
-    m.start()
+    try:
+        fw.exit_on_no_auth(m.start, EXIT_ZK_CONNECTION_FAILURE)
+    except fw.FlagError as exc:
+        print(f"[scallop] Error: {exc}", file=sys.stderr)
+        return EXIT_INVALID_FLAG
     try:
         while True:
             time.sleep(3600)

@@ -175,6 +175,10 @@ def validate(flags: c.Flags) -> dict[str, Any]:
             raise c.FlagError(f"No credentials provided for the default 'basic' HTTP authenticator for realm "
                               f"'{realm}' (--{flag} needs --http_credentials)")
     d["credentials"] = credentials
+    d["credential"] = c.load_agent_credential(flags.credential) if flags.credential else None
+    if flags.acls:
+        # The agent's ACLs guard its own endpoints (authorization.md); the stand-in decides none of them.
+        raise c.FlagError("--acls on an agent is not decided by this stand-in; give ACLs to the master")
     env_vars = None
     if flags.executor_environment_variables:
         try:
@@ -437,15 +441,21 @@ class Agent:
             self.wake.clear()
 
     def try_register(self, url: str, refused_logged: bool) -> bool:
+        credential = self.d["credential"]
         with self.lock:
             tasks = [{"task_id": t.id, "framework_id": t.framework_id, "state": t.state,
                       "task_info": t.info} for t in self.tasks.values()]
             body = {"agent_info": self.info(), "tasks": tasks}
         try:
-            result = c.http_request("POST", url + "/_standin/agent/register", body, timeout=5)
+            result = c.http_request("POST", url + "/_standin/agent/register", body, timeout=5,
+                                    auth=credential)
         except OSError as exc:
             LOG.info("master %s not reachable: %s", url, exc)
             return refused_logged
+        if result.status == 401:
+            if not refused_logged:
+                LOG.error("master %s refused authentication: %s", url, result.text)
+            return True
         if result.status == 403:
             if not refused_logged:
                 LOG.warning("registration refused: %s", result.text)

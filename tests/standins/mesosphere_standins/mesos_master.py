@@ -46,8 +46,8 @@ import time
 import uuid
 from typing import Any
 
+from . import _acls, _replica, _roles
 from . import _common as c
-from . import _replica, _roles
 
 PROGRAM = "mesos-master"
 VERSION = c.release("1.11.0")
@@ -159,7 +159,12 @@ def validate(flags: c.Flags) -> dict[str, Any]:
         if flags.get(flag) and not credentials:
             raise c.FlagError(f"No credentials provided for the default 'basic' HTTP authenticator for realm "
                               f"'{realm}' (--{flag} needs --credentials)")
+    for flag in ("authenticate_frameworks", "authenticate_agents"):
+        if flags.get(flag) and not credentials:
+            # authentication.md: CRAM-MD5 checks principals against --credentials
+            raise c.FlagError(f"--{flag} needs --credentials for the default 'crammd5' authenticator")
     derived["credentials"] = credentials
+    derived["acls"] = _acls.parse(flags.acls)
     if flags.work_dir:
         try:
             os.makedirs(flags.work_dir, exist_ok=True)
@@ -1113,6 +1118,32 @@ def build_app(m: Master) -> c.HttpApp:
     def readwrite(req):
         return authenticate(req, READWRITE_REALM, bool(flags.authenticate_http_readwrite))
 
+    def authenticated_peer(req: c.Request, what: str, required: bool) -> str | None:
+        """authentication.md: with --authenticate_frameworks (--authenticate_agents) only an
+        authenticated framework (agent) registers, and one that offers a credential is checked
+        either way. The real peers run CRAM-MD5 before registering; the stand-ins' private
+        protocol carries the principal and secret as Basic authentication instead. Returns the
+        authenticated principal (None when the peer offered none and none is required)."""
+        creds = req.basic_auth()
+        peer = ":".join(str(part) for part in req.client) if isinstance(req.client, tuple) else req.client
+        if creds is None:
+            if required:
+                LOG.warning("Refusing %s at %s: it is not authenticated", what, peer)
+                raise c.HttpError(401, f"Refusing {what}: it is not authenticated")
+            return None
+        if m.d["credentials"].get(creds[0]) != creds[1]:
+            LOG.warning("Authentication of %s at %s with principal '%s' failed: unknown principal or wrong secret",
+                        what, peer, creds[0])
+            raise c.HttpError(401, f"Authentication of {what} with principal '{creds[0]}' failed")
+        return creds[0]
+
+    def authorize(action: str, subject: str | None, obj: str | None, what: str) -> None:
+        if not _acls.authorized(m.d["acls"], action, subject, obj):
+            LOG.warning("Refusing %s: principal '%s' is not authorized to %s '%s' (--acls %s)", what,
+                        subject if subject is not None else "ANY", action, obj if obj is not None else "ANY",
+                        action)
+            raise c.HttpError(403, f"Not authorized: {what} ({action} of '{obj}' for principal '{subject}')")
+
     def redirect_or_unavailable(req: c.Request) -> c.Response | None:
         """README.md note 2: 307 to the leader when not elected, 503 without a leader;
         503 while the elected master is still recovering."""
@@ -1394,6 +1425,9 @@ def build_app(m: Master) -> c.HttpApp:
         fw = m.frameworks.get(fw_id)
         if fw is None:
             raise c.HttpError(400, f"No framework found with specified ID '{fw_id}'")
+        # authorization.md: teardown_frameworks, the operator's name against the framework's principal
+        authorize("teardown_frameworks", getattr(req, "principal", None), fw.get("principal"),
+                  f"teardown of framework {fw_id}")
         m.remove_framework(fw)
         return c.empty_response(200)
 
@@ -1493,6 +1527,16 @@ def build_app(m: Master) -> c.HttpApp:
             raise c.HttpError(400, "Failed to validate scheduler::Call: Expecting 'type' to be present")
         kind = call["type"]
         if kind == "SUBSCRIBE":
+            info = ((call.get("subscribe") or {}).get("framework_info")) or {}
+            what = f"subscription of framework '{info.get('name')}'"
+            principal = authenticated_peer(req, what, bool(flags.authenticate_frameworks))
+            if principal is not None and info.get("principal", principal) != principal:
+                LOG.warning("Refusing %s: framework principal '%s' does not match authenticated principal '%s'",
+                            what, info.get("principal"), principal)
+                raise c.HttpError(403, f"Framework principal '{info.get('principal')}' does not match "
+                                       f"authenticated principal '{principal}'")
+            for role in info.get("roles") or [info.get("role") or "*"]:
+                authorize("register_frameworks", info.get("principal"), role, what)
             return subscribe(call)
         fw_id = (call.get("framework_id") or {}).get("value")
         if not fw_id:
@@ -1501,6 +1545,10 @@ def build_app(m: Master) -> c.HttpApp:
             fw = m.frameworks.get(fw_id)
             if fw is None or fw["recovered"]:
                 raise c.HttpError(403, "Framework is not subscribed")
+        if flags.authenticate_frameworks and authenticated_peer(req, f"call of framework {fw_id}", True) \
+                != fw.get("principal"):
+            raise c.HttpError(403, f"Framework {fw_id} is authenticated with another principal")
+        with m.lock:
             fw["last_seen"] = time.monotonic()
         if kind == "ACCEPT":
             return accept(fw, call.get("accept") or {})
@@ -1577,6 +1625,7 @@ def build_app(m: Master) -> c.HttpApp:
                 continue
             launches.extend((op.get("launch") or {}).get("task_infos") or [])
         planned: dict[str, c.Resources] = {}
+        unauthorized: list[tuple[dict, str]] = []
         with m.lock:
             for ti in launches:
                 task_id = (ti.get("task_id") or {}).get("value")
@@ -1597,6 +1646,11 @@ def build_app(m: Master) -> c.HttpApp:
                 except (ValueError, KeyError, TypeError) as exc:
                     raise c.HttpError(400, f"Invalid resources of task '{task_id}': {exc}") from None
                 role = task_role(fw, ti)
+                # authorization.md: run_tasks, the framework's principal against the task's user
+                user = (ti.get("command") or {}).get("user") or fw.get("user")
+                if not _acls.authorized(m.d["acls"], "run_tasks", fw.get("principal"), user):
+                    unauthorized.append((ti, user))
+                    continue
                 agent_plan = planned.setdefault(agent_id, {})
                 pools = _roles.split_pools(ti.get("resources") or [])
                 missing = m.alloc.check_launch(fw, agent, role, pools, agent_plan)
@@ -1608,6 +1662,16 @@ def build_app(m: Master) -> c.HttpApp:
                     raise c.HttpError(400, f"Task '{task_id}' has neither a command nor an executor")
                 for pool, res in pools.items():
                     agent_plan[pool] = agent_plan.get(pool, c.Resources()) + res
+            for ti, user in unauthorized:
+                # the master answers an unauthorized launch with TASK_ERROR (task-state-reasons.md)
+                task = m.new_task(fw, ti, ti["agent_id"]["value"])
+                fw["tasks"][task["id"]] = task
+                LOG.warning("Refusing launch of task %s of framework %s: principal '%s' is not authorized "
+                            "to run tasks as user '%s' (--acls run_tasks)", task["id"], fw["id"],
+                            fw.get("principal") or "ANY", user)
+                m.set_task_state(task, "TASK_ERROR", f"Not authorized to launch as user '{user}'",
+                                 reason="REASON_TASK_UNAUTHORIZED")
+                launches.remove(ti)
             sends = []
             for ti in launches:
                 agent_id = ti["agent_id"]["value"]
@@ -1661,7 +1725,11 @@ def build_app(m: Master) -> c.HttpApp:
         redirected = redirect_or_unavailable(req)
         if redirected is not None:
             return redirected
-        return c.json_response(m.register_agent(req.json()))
+        body = req.json()
+        info = (body.get("agent_info") or {}) if isinstance(body, dict) else {}
+        authenticated_peer(req, f"registration of agent {info.get('hostname')}:{info.get('port')}",
+                           bool(flags.authenticate_agents))
+        return c.json_response(m.register_agent(body))
 
     def agent_status(req):
         redirected = redirect_or_unavailable(req)
