@@ -383,6 +383,8 @@ class Master:
         return None
 
     def election_loop(self) -> None:
+        from kazoo.exceptions import NoAuthError
+
         path = self.zk_url.path.rstrip("/") or ""
         while not self.stop_event.is_set():
             try:
@@ -411,6 +413,10 @@ class Master:
                             threading.Thread(target=self.become_leader, name="recover", daemon=True).start()
                         elif leader[0] != self.my_znode and self.elected:
                             self.suicide("lost leadership... committing suicide!")
+            except NoAuthError:
+                # the contender and detector fail, and the master exits (high-availability.md)
+                self.suicide(f"Failed to contend or detect a master: ZooKeeper refused access (NoAuth) to "
+                             f"{path or '/'}: the --zk credentials do not match the znode's ACL")
             except Exception:
                 LOG.exception("election loop")
             self.stop_event.wait(0.2)
