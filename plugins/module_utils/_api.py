@@ -22,6 +22,7 @@ from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import open_url
 
 SERVICES = ("mesos", "marathon", "chronos")
+REDACTED = "********"
 
 # Paths that tell who leads. Mesos answers 307 on every master (leader included) with a
 # protocol-relative Location that has no path; Marathon and Chronos answer JSON {"leader": "h:p"}.
@@ -449,3 +450,16 @@ def wait_until(check, timeout, delay=1.0, what="the condition", sleep=None, cloc
         if clock() >= deadline:
             raise WaitTimeout("Timed out after %ss waiting for %s." % (timeout, what), last=value)
         sleep(max(0.0, min(delay, deadline - clock())))
+
+
+def redact_url(value):
+    """``value`` with the password of a URL's user part (``zk://user:password@hosts/path``)
+    replaced by ``********``, so that a result or a message never carries it; anything else as
+    it is."""
+    if not isinstance(value, str) or "://" not in value:
+        return value
+    scheme, rest = value.split("://", 1)
+    userinfo, at, hosts = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return value
+    return "%s://%s:%s@%s" % (scheme, userinfo.split(":", 1)[0], REDACTED, hosts)

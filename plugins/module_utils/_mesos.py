@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from ansible_collections.mesosphere.cluster.plugins.module_utils._api import (
     ApiError,
     EndpointUnreachable,
+    redact_url,
 )
 
 try:
@@ -217,6 +218,10 @@ def gather(client, zk_url=None, zookeeper=True, timeout=5.0, sections=SECTIONS):
         if zk and leader:
             result["zookeeper"]["agrees"] = leader in (
                 "%s:%s" % (zk.get("hostname"), zk.get("port")), "%s:%s" % (zk.get("ip"), zk.get("port")))
+    for master in result["masters"]:
+        # a --zk with a password (zk://user:password@...) is shown without it
+        if "zk" in master.get("flags", {}):
+            master["flags"]["zk"] = redact_url(master["flags"]["zk"])
     return result
 
 

@@ -37,6 +37,8 @@ options:
       - Defaults to the C(zk) flag of the first master that answers.
       - Needs the kazoo library on the host that runs the module; without it, RV(zookeeper.error)
         says so and the rest is still returned.
+      - A password in the URL (V(zk://user:password@hosts/path), for a path that is not world
+        readable) is kept out of the output; the masters' C(zk) flag is returned without it.
     type: str
   zookeeper:
     description:
@@ -197,7 +199,7 @@ from ansible_collections.mesosphere.cluster.plugins.module_utils import _api, _m
 def main():
     argument_spec = _api.mesos_argument_spec()
     argument_spec.update(
-        zk_url=dict(type="str"),
+        zk_url=dict(type="str", no_log=True),
         zookeeper=dict(type="bool", default=True),
         sections=dict(type="list", elements="str", choices=list(_mesos.SECTIONS), default=list(_mesos.SECTIONS)),
     )

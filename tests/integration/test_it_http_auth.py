@@ -58,3 +58,23 @@ def test_basic_auth(auth_master, ansible_module):
     with urllib.request.urlopen(request, timeout=5) as resp:
         windows = json.load(resp)["windows"]
     assert windows[0]["machine_ids"] == machine
+
+
+def test_a_zookeeper_password_never_leaves_mesos_info(standin_cluster, tmp_path, ansible_module):
+    password = "zk-p4ss+=!"
+    url = standin_cluster.zk.url("/mesos-itest-zkpass").replace("zk://", "zk://mesos:%s@" % password)
+    proc = start_mesos_master(url, tmp_path / "z" / "work", quorum=1, name="zkpassmaster")
+    try:
+        proc.wait_http("/master/health", timeout=30)
+        endpoint = proc.url("").rstrip("/")
+        info = ansible_module("mesos_info", dict(mesos_endpoints=[endpoint]))
+        assert not info.get("failed"), info.get("msg")
+        assert info["masters"][0]["flags"]["zk"].startswith("zk://mesos:********@")
+        # the raw URL still reached ZooKeeper: the leader was read there
+        assert info["zookeeper"]["error"] is None and info["zookeeper"]["leader"]["port"] == proc.port
+        given = ansible_module("mesos_info", dict(mesos_endpoints=[endpoint], zk_url=url))
+        assert given["zookeeper"]["leader"]["port"] == proc.port
+        for result in (info, given):
+            assert password not in json.dumps(result)
+    finally:
+        proc.kill()

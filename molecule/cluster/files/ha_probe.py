@@ -3,7 +3,7 @@
 
   ha_probe.py --masters h1:5050,h2:5050 --marathons h1:8080,... --chronos h1:4400,...
               [--zookeepers h1:2181,...] --min-agents N --stop-file PATH --report PATH
-              [--interval 0.5] [--max-seconds 900]
+              [--interval 0.5] [--max-seconds 900] [--credentials FILE]
 
 Every interval it checks each service on its own:
   zookeeper  a majority of the members serve (srvr) and exactly one of them leads;
@@ -16,22 +16,29 @@ a gap is a stretch of failed polls of one service with its length in seconds and
 seen first; leaders lists each leader in the order they were seen (a change adds one);
 max_down is the most members of the service that refused connections at one poll (a member
 electing or without a leader still answers, so it is not down).
+With --credentials, a JSON file {"mesos": [user, password], "marathon": [...], "chronos": [...]}
+(any of them), each service is asked with basic authentication; the passwords never go on the
+probe's command line.
 Standard library only.
 """
 
 import argparse
+import base64
 import http.client
 import json
 import os
 import socket
 import time
 
+CREDENTIALS = {}  # service -> "Basic ..." header
 
-def get(hostport, path, timeout=2.0):
+
+def get(hostport, path, timeout=2.0, service=None):
     host, _, port = hostport.rpartition(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    headers = {"Authorization": CREDENTIALS[service]} if service in CREDENTIALS else {}
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers)
         resp = conn.getresponse()
         return resp.status, resp.getheader("Location"), resp.read()
     except http.client.HTTPException as exc:
@@ -76,7 +83,7 @@ def check_mesos(masters, min_agents):
     leaders, problems, down = set(), [], 0
     for master in masters:
         try:
-            status, location, _ = get(master, "/master/redirect")
+            status, location, _ = get(master, "/master/redirect", service="mesos")
         except OSError as exc:
             problems.append(f"mesos: master {master} unreachable: {exc}")
             down += 1
@@ -91,7 +98,7 @@ def check_mesos(masters, min_agents):
         return None, f"mesos: masters name {len(leaders)} leaders: {sorted(leaders)}", down
     leader = leaders.pop()
     try:
-        _, _, body = get(leader, "/metrics/snapshot")
+        _, _, body = get(leader, "/metrics/snapshot", service="mesos")
         metrics = json.loads(body)
     except (OSError, ValueError) as exc:
         return None, f"mesos: leader {leader} metrics unreadable: {exc}", down
@@ -106,7 +113,7 @@ def check_framework(kind, endpoints, path):
     named, down = set(), 0
     for endpoint in endpoints:
         try:
-            status, _, body = get(endpoint, path)
+            status, _, body = get(endpoint, path, service=kind)
             named.add(json.loads(body).get("leader") if status == 200 else f"HTTP {status}")
         except OSError as exc:
             named.add(f"error {exc}")
@@ -161,7 +168,13 @@ def main():
     parser.add_argument("--report", required=True)
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--max-seconds", type=float, default=900)
+    parser.add_argument("--credentials", default="")
     args = parser.parse_args()
+    if args.credentials:
+        with open(args.credentials, encoding="utf-8") as handle:
+            for service, (user, password) in json.load(handle).items():
+                token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+                CREDENTIALS[service] = f"Basic {token}"
 
     def split(text):
         return [m for m in text.split(",") if m]

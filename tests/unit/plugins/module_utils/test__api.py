@@ -192,3 +192,16 @@ def test_401_says_to_check_credentials(fake_http):
         client.find_leader()
     assert str(info.value) == ("GET http://c1:4400/leader answered HTTP 401. "
                                "Check the username and password given for Chronos.")
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("zk://mesos:p%40ss+=!@z1:2181,z2:2181/mesos", "zk://mesos:********@z1:2181,z2:2181/mesos"),
+    ("zk://mesos:a@b@z1:2181/mesos", "zk://mesos:********@z1:2181/mesos"),
+    ("http://ops:s3cret@m1:5050", "http://ops:********@m1:5050"),
+    ("zk://z1:2181,z2:2181/mesos", "zk://z1:2181,z2:2181/mesos"),
+    ("zk://user@z1:2181/mesos", "zk://user@z1:2181/mesos"),
+    ("file:///etc/mesos/zk", "file:///etc/mesos/zk"),
+    (None, None),
+])
+def test_redact_url_keeps_the_password_out(url, shown):
+    assert _api.redact_url(url) == shown
