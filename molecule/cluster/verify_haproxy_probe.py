@@ -11,7 +11,8 @@ traffic goes only to the scenario's own containers, and every loop is bounded.
       those tasks. Holds when that took at most --limit seconds.
   load     --nodes a,b --port P --seconds S [--max-requests M] [--stop-file F]
       sequential GETs, each on a new connection, round-robin over the nodes, for S seconds (or
-      until F exists). Prints requests sent and failed; holds when none failed.
+      until F exists). Prints requests sent and failed (and in which second they failed, and when
+      each instance first answered); holds when none failed.
 """
 
 import argparse
@@ -108,6 +109,8 @@ def cmd_load(args):
     sent = failed = 0
     errors = {}
     answers = {}
+    failed_at = {}  # wall-clock second -> failed requests in it
+    first_answer = {}  # instance -> the second it first answered
     stop = time.monotonic() + args.seconds
     while time.monotonic() < stop and sent < args.max_requests:
         if args.stop_file and os.path.exists(args.stop_file):
@@ -117,11 +120,15 @@ def cmd_load(args):
         try:
             body = get(f"http://{node}:{args.port}/", timeout=5.0)
             answers[body] = answers.get(body, 0) + 1
+            first_answer.setdefault(body, time.strftime("%H:%M:%S"))
         except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, cut off
             failed += 1
             key = f"{node}: {type(exc).__name__}: {exc}"[:200]
             errors[key] = errors.get(key, 0) + 1
-    print(json.dumps({"ok": failed == 0, "sent": sent, "failed": failed, "errors": errors, "answers": answers}))
+            second = time.strftime("%H:%M:%S")
+            failed_at[second] = failed_at.get(second, 0) + 1
+    print(json.dumps({"ok": failed == 0, "sent": sent, "failed": failed, "errors": errors, "answers": answers,
+                      "failed_at": failed_at, "first_answer": first_answer}))
     return 0 if failed == 0 else 1
 
 
