@@ -1402,7 +1402,11 @@ class Marathon:
             self._subscribed_roles = roles
             self._wanting_sent = None
         state = self.master.get_json("/master/state")
-        slaves = self.master.get_json("/master/slaves").get("slaves", [])
+        listing = self.master.get_json("/master/slaves")
+        slaves = listing.get("slaves", [])
+        # agents a new leading master recovered from its registry and that have not re-registered
+        # yet: their tasks are not lost, the master has not decided (high-availability.md)
+        recovered = {s.get("id") for s in listing.get("recovered_slaves") or []}
         tasks = {}
         offers = None
         for f in state.get("frameworks", []):
@@ -1418,7 +1422,7 @@ class Marathon:
         with self.lock:
             if not self.is_leader():
                 return
-            self._reconcile(tasks, agents)
+            self._reconcile(tasks, agents, recovered)
             self._schedule_health_checks()
             self.readiness.prune()
             self.readiness.schedule()
@@ -1436,12 +1440,14 @@ class Marathon:
 
     # ---- task state tracking
 
-    def _reconcile(self, tasks, agents):
+    def _reconcile(self, tasks, agents, recovered=frozenset()):
         now = time.time()
         for inst in list(self.instances.values()):
             mt = tasks.get(inst["taskId"])
             agent = agents.get(inst["agentId"])
             new_state, msg = None, ""
+            if mt is None and agent is None and inst["agentId"] in recovered:
+                continue  # its agent re-registers with the new master, and its tasks with it
             if mt is not None:
                 new_state = mt.get("state")
                 statuses = mt.get("statuses") or []

@@ -108,6 +108,14 @@ def test_abdication_exits_and_hands_over(cluster):
 def test_resubscribes_after_a_mesos_master_failover(cluster):
     leader = base_of(leader_process(cluster))
     framework_id = wait_for(lambda: call(leader, "GET", "/v2/info").json["frameworkId"], 20, what="framework id")
+    kept_id = f"/failover/kept-{uuid.uuid4().hex[:6]}"
+    call(leader, "POST", "/v2/apps", {"id": kept_id, "cmd": "sleep 600", "instances": 1, "cpus": 0.01, "mem": 8})
+
+    def kept_tasks():
+        app = call(leader, "GET", f"/v2/apps{kept_id}?embed=app.tasks").json["app"]
+        return sorted(t["id"] for t in app.get("tasks", [])) if app["tasksRunning"] == 1 else None
+
+    before = wait_for(kept_tasks, 40, what="the kept app's task running")
     master = cluster.leading_master(timeout=10)
     master.kill()
     try:
@@ -121,6 +129,14 @@ def test_resubscribes_after_a_mesos_master_failover(cluster):
 
         fw = wait_for(registered_with_new_master, 40, what="Marathon re-subscribed to the new master")
         assert fw["name"] == "marathon"
+        # The new master recovered the agents from its registry; until they re-register their
+        # tasks are not lost, so Marathon keeps the task it had rather than start another.
+        new_master = cluster.leading_master()
+        wait_for(lambda: not call(base_of(new_master), "GET", "/master/slaves").json.get("recovered_slaves"), 40,
+                 what="every agent re-registered")
+        time.sleep(2)  # a few scheduler ticks
+        assert kept_tasks() == before
+        call(leader, "DELETE", f"/v2/apps{kept_id}")
     finally:
         master.restart()
         master.wait_http("/master/health", timeout=30)
