@@ -91,8 +91,11 @@ def test_master_boolean_forms(tmp_path):
     port = free_port()
     # in_memory: with the replicated log, --log_auto_initialize=false keeps a fresh master from
     # ever recovering (test_mesos_replicated_log.py), and this test reads /master/state
-    args = [f"--work_dir={tmp_path}", "--ip=127.0.0.1", f"--port={port}", "--no-hostname_lookup",
-            "--log_auto_initialize=false", "--authenticate_agents", "--registry=in_memory"]
+    credentials = tmp_path / "credentials"
+    credentials.write_text("agent s3cret\n")  # --authenticate_agents needs them
+    args = [f"--work_dir={tmp_path / 'work'}", "--ip=127.0.0.1", f"--port={port}", "--no-hostname_lookup",
+            "--log_auto_initialize=false", "--authenticate_agents", f"--credentials={credentials}",
+            "--registry=in_memory"]
     with StandinProcess("mesos_master", args, port=port) as proc:
         proc.wait_http("/master/health")
         flags = c.http_request("GET", proc.url("/flags")).json()["flags"]
