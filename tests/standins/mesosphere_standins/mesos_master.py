@@ -1551,10 +1551,9 @@ def build_app(m: Master) -> c.HttpApp:
             fw = m.frameworks.get(fw_id)
             if fw is None or fw["recovered"]:
                 raise c.HttpError(403, "Framework is not subscribed")
-        if flags.authenticate_frameworks and authenticated_peer(req, f"call of framework {fw_id}", True) \
-                != fw.get("principal"):
-            raise c.HttpError(403, f"Framework {fw_id} is authenticated with another principal")
-        with m.lock:
+            if flags.authenticate_frameworks and authenticated_peer(req, f"call of framework {fw_id}", True) \
+                    != fw.get("principal"):
+                raise c.HttpError(403, f"Framework {fw_id} is authenticated with another principal")
             fw["last_seen"] = time.monotonic()
         if kind == "ACCEPT":
             return accept(fw, call.get("accept") or {})
