@@ -137,6 +137,10 @@ def zk_leader(zk_url, timeout=5.0):
 
     Returns (info dict or None, error or None). Needs kazoo on the host that runs the module.
     """
+    if zk_url and str(zk_url).startswith("file://"):
+        # the masters read a --zk with a password from a file (mesos_master role), which is theirs
+        return None, ("the masters read their --zk from %s, which this module cannot read: give the "
+                      "zk_url option" % zk_url)
     if not zk_url or not str(zk_url).startswith("zk://"):
         return None, "no zk:// URL to read (the masters' --zk flag or the zk_url option)"
     if not HAS_KAZOO:

@@ -66,7 +66,9 @@ def test_errors_are_data(kazoo, monkeypatch):
     kazoo.fail_start = [RuntimeError("Connection time-out")]
     info, error = _mesos.zk_leader("zk://z1:2181/mesos")
     assert info is None and error == "could not read /mesos from ZooKeeper z1:2181: Connection time-out"
-    assert _mesos.zk_leader("file:///etc/mesos/zk")[1].startswith("no zk:// URL to read")
+    assert _mesos.zk_leader("file:///etc/mesos/zk")[1] == (
+        "the masters read their --zk from file:///etc/mesos/zk, which this module cannot read: give the zk_url option")
+    assert _mesos.zk_leader(None)[1].startswith("no zk:// URL to read")
     monkeypatch.setattr(_mesos, "HAS_KAZOO", False)
     assert _mesos.zk_leader("zk://z1:2181/mesos")[1] == (
         "the kazoo Python library is not installed on the host that runs the module")
