@@ -18,7 +18,6 @@ import base64
 import hashlib
 import socket
 import time
-from urllib.parse import unquote
 
 DEFAULT_PORT = 2181
 
@@ -124,10 +123,10 @@ def parse_hosts(spec, default_port=DEFAULT_PORT):
         text = text[5:]
         if "@" in text.split("/", 1)[0]:
             cred, text = text.split("@", 1)
+            # as written, as Mesos and Marathon read them (the digest is made from these bytes)
             username, sep, password = cred.partition(":")
             if not sep or not username:
                 raise HostSpecError("the credentials of a zk:// URL must look like user:password@")
-            username, password = unquote(username), unquote(password)
     if "/" in text:
         text, path = text.split("/", 1)
         path = "/" + path

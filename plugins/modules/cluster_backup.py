@@ -78,6 +78,16 @@ options:
     description: Seconds to wait for ZooKeeper.
     type: float
     default: 5
+  auth_username:
+    description:
+      - Digest user to read the ZooKeeper trees as, when their ACLs are not world readable (the
+        super user reads them all). Needs O(auth_password).
+    type: str
+    version_added: "0.2.0"
+  auth_password:
+    description: Its password.
+    type: str
+    version_added: "0.2.0"
   zookeeper_paths:
     description:
       - The paths whose trees are saved, like V(/mesos), V(/marathon) and V(/chronos/state).
@@ -161,7 +171,8 @@ except ImportError:
 def read_trees(params, paths):
     """The parts of the ZooKeeper trees: {part name: (holds, items, bytes)}."""
     target = _zookeeper.parse_hosts(params["zookeeper_hosts"])
-    client, where = _kazoo.open_session(KazooClient, target, params["zookeeper_timeout"])
+    client, where = _kazoo.open_session(KazooClient, target, params["zookeeper_timeout"],
+                                        params["auth_username"], params["auth_password"])
 
     def get(path):
         try:
@@ -197,8 +208,11 @@ def main():
         dest=dict(type="path", required=True),
         keep=dict(type="int", default=5),
         zookeeper_paths=dict(type="list", elements="str", default=[]),
+        auth_username=dict(type="str"),
+        auth_password=dict(type="str", no_log=True),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_together=[("auth_username", "auth_password")])
     p = module.params
     if p["zookeeper_paths"] and not p["zookeeper_hosts"]:
         module.fail_json(msg="zookeeper_paths needs zookeeper_hosts: the members to read the trees from.")

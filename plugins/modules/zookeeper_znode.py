@@ -91,6 +91,20 @@ options:
         that has children is not deleted and the module fails.
     type: bool
     default: false
+  acl_recursive:
+    description:
+      - With O(acl), protect every descendant of the znode as well. A ZooKeeper ACL applies to one
+        znode only, so protecting a path that already has children (a running service's state)
+        needs this.
+      - A descendant gets O(acl) when someone other than the users O(acl) gives all permissions to
+        may change it (write, create, delete or admin). One that only differs in who may read it
+        is left as it is: services create their znodes with their own ACLs (Mesos makes its
+        leader znodes world readable, Marathon with credentials gives them to their creator only),
+        and rewriting those at every run would never end. Descendants that vanish meanwhile
+        (ephemeral znodes) are skipped.
+    type: bool
+    default: false
+    version_added: "0.2.0"
   auth_username:
     description:
       - User to authenticate as with the C(digest) scheme before anything is read or written.
@@ -169,6 +183,12 @@ stat:
   returned: always
   type: dict
   sample: {"version": 2, "aversion": 1, "num_children": 0, "ephemeral": false}
+acl_changed_descendants:
+  description: With O(acl_recursive), how many descendants got (or, in check mode, would get) the ACL.
+  returned: when O(acl_recursive) is set
+  type: int
+  sample: 12
+  version_added: "0.2.0"
 diff:
   description: Before and after, with the data and ACL of the znode.
   returned: when diff mode is on
@@ -239,6 +259,24 @@ def _same_acl(wanted, current, module):
     return True
 
 
+def _only_owners_write(current, wanted):
+    """Whether only those whom `wanted` gives every permission may change a znode of ACL `current`.
+
+    Read permission (1) is not looked at. Digest ids hidden as 'user:x' compare by user.
+    """
+    owners = set((s, i) for s, i, p in wanted if p == 31)
+    owner_users = set((s, i.split(":", 1)[0]) for s, i in owners if s == "digest")
+    for scheme, ident, perms in current:
+        if not perms & ~1:
+            continue
+        if (scheme, ident) in owners:
+            continue
+        if _masked((scheme, ident, perms)) and (scheme, ident.split(":", 1)[0]) in owner_users:
+            continue
+        return False
+    return True
+
+
 def _to_kazoo(keys):
     return [ACL(perms, Id(scheme, ident)) for scheme, ident, perms in keys]
 
@@ -260,7 +298,9 @@ class Znode:
         self.where = where
         self.path = module.params["path"]
 
-    def _call(self, what, func, *args, missing_ok=False, **kwargs):
+    def _call(self, what, func, *args, missing_ok=False, znode=None, **kwargs):
+        """func(*args, **kwargs), its errors as sentences naming `znode` (default: the module's path)."""
+        path = znode or self.path
         try:
             return func(*args, **kwargs)
         except NoNodeError:
@@ -268,35 +308,35 @@ class Znode:
                 raise
             raise ZnodeError(
                 "cannot %s %s at %s: its parent znode does not exist; set recursive=true to create it."
-                % (what, self.path, self.where)
+                % (what, path, self.where)
             ) from None
         except NodeExistsError:
             raise ZnodeError(
                 "%s was created by someone else while this module was creating it (at %s); run again."
-                % (self.path, self.where)
+                % (path, self.where)
             ) from None
         except NoAuthError:
             raise ZnodeError(
                 "ZooKeeper at %s refused to %s %s: not authorized (NoAuth). Authenticate with "
                 "auth_username/auth_password as a user the znode's ACL allows, or as the super user."
-                % (self.where, what, self.path)
+                % (self.where, what, path)
             ) from None
         except BadVersionError:
             raise ZnodeError(
                 "%s was changed by someone else while this module was changing it (%s at %s); run again."
-                % (self.path, what, self.where)
+                % (path, what, self.where)
             ) from None
         except NotEmptyError:
             raise ZnodeError(
-                "%s has children, so it was not deleted; set recursive=true to delete them too." % self.path
+                "%s has children, so it was not deleted; set recursive=true to delete them too." % path
             ) from None
         except KazooTimeoutError:
             raise ZnodeError(
-                "ZooKeeper at %s did not answer in time to %s %s." % (self.where, what, self.path)
+                "ZooKeeper at %s did not answer in time to %s %s." % (self.where, what, path)
             ) from None
         except KazooException as exc:
             raise ZnodeError(
-                "ZooKeeper at %s failed to %s %s: %s" % (self.where, what, self.path, type(exc).__name__)
+                "ZooKeeper at %s failed to %s %s: %s" % (self.where, what, path, type(exc).__name__)
             ) from None
 
     def read(self):
@@ -380,9 +420,43 @@ class Znode:
             after = _view(self.path, _text(data), acl_keys)
             result.update(exists=True, data=_text(data), acl=after["acl"])
 
+        if params["acl_recursive"] and wanted_acl is not None and params["state"] == "present":
+            changed = self.set_descendants_acl(wanted_acl) if current is not None else 0
+            result["acl_changed_descendants"] = changed
+            result["changed"] = result["changed"] or changed > 0
+
         if self.module._diff:
             result["diff"] = dict(before=before, after=after)
         return result
+
+    def set_descendants_acl(self, wanted_acl):
+        """Set wanted_acl on every descendant of the znode; returns how many differed."""
+        changed = 0
+        pending = [self.path]
+        while pending:
+            parent = pending.pop()
+            try:
+                children = self._call("list the children of", self.client.get_children, parent, missing_ok=True,
+                                      znode=parent)
+            except NoNodeError:
+                continue
+            for child in sorted(children):
+                path = parent.rstrip("/") + "/" + child
+                try:
+                    acls, stat = self._call("read the ACL of", self.client.get_acls, path, missing_ok=True, znode=path)
+                except NoNodeError:
+                    continue
+                pending.append(path)
+                if _only_owners_write(_acl_keys(acls), wanted_acl):
+                    continue
+                changed += 1
+                if not self.module.check_mode:
+                    try:
+                        self._call("set the ACL of", self.client.set_acls, path, _to_kazoo(wanted_acl),
+                                   version=stat.aversion, missing_ok=True, znode=path)
+                    except NoNodeError:
+                        changed -= 1
+        return changed
 
 
 def connect(module, target):
@@ -421,6 +495,7 @@ def argument_spec():
             ),
         ),
         recursive=dict(type="bool", default=False),
+        acl_recursive=dict(type="bool", default=False),
         auth_username=dict(type="str"),
         auth_password=dict(type="str", no_log=True),
     )

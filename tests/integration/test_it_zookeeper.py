@@ -10,7 +10,7 @@ import pytest
 from harness import ZooKeeperEnsemble
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
-from kazoo.security import make_digest_acl
+from kazoo.security import make_acl, make_digest_acl
 
 from ansible_collections.mesosphere.cluster.plugins.module_utils._zookeeper import digest_id
 
@@ -149,6 +149,49 @@ def test_znode_acl_and_auth(ansible_module, ensemble, server):
     # kazoo's own digest helper agrees with the module's
 
     assert make_digest_acl("mesos", "pw-mesos", all=True).id.id == digest_id("mesos", "pw-mesos")
+
+
+def test_znode_acl_recursive_protects_a_tree_that_already_has_children(ansible_module, ensemble, server):
+    # a service's state written before the path was protected: every znode of it is open
+    server.ensure_path("/it-tree/state/app-1")
+    server.ensure_path("/it-tree/leader")
+    # what the services create themselves is kept when only the owner may change it
+    owner_only = [make_digest_acl("marathon", "pw-marathon", all=True)]
+    server.create("/it-tree/latch", acl=owner_only)
+    server.create("/it-tree/info", acl=owner_only + [make_acl("world", "anyone", read=True)])
+    acl = [{"scheme": "digest", "username": "marathon", "password": "pw-marathon", "permissions": ["all"]},
+           {"scheme": "world", "permissions": ["read"]}]
+    # as the owner, who may list and change what it owns (site.yml uses the super user)
+    owner = {"auth_username": "marathon", "auth_password": "pw-marathon"}
+    args = {"hosts": ensemble.hosts, "path": "/it-tree", "acl": acl, "acl_recursive": True, **owner}
+
+    result = ansible_module("zookeeper_znode", args, check=True)
+    assert result["changed"] is True and result["acl_changed_descendants"] == 3, result
+    assert [a.id.scheme for a in server.get_acls("/it-tree/state/app-1")[0]] == ["world"]
+    assert server.get_acls("/it-tree/state/app-1")[0][0].perms == 31, "check mode changed a descendant"
+
+    result = ansible_module("zookeeper_znode", args)
+    assert result["changed"] is True and result["acl_changed_descendants"] == 3, result
+    for path in ("/it-tree", "/it-tree/state", "/it-tree/state/app-1", "/it-tree/leader", "/it-tree/info"):
+        assert sorted((a.id.scheme, a.id.id, a.perms) for a in server.get_acls(path)[0]) == [
+            ("digest", "marathon:x", 31), ("world", "anyone", 1)], path
+    marathon = KazooClient(hosts=ensemble.hosts, timeout=10, auth_data=[("digest", "marathon:pw-marathon")])
+    marathon.start(timeout=30)
+    try:
+        assert [(a.id.scheme, a.perms) for a in marathon.get_acls("/it-tree/latch")[0]] == [("digest", 31)]
+    finally:
+        marathon.stop()
+        marathon.close()
+    refused = ansible_module("zookeeper_znode", {"hosts": ensemble.hosts, "path": "/it-tree/state/app-1", "data": "x"})
+    assert refused["failed"] and "not authorized" in refused["msg"]
+
+    again = ansible_module("zookeeper_znode", args)
+    assert again["changed"] is False and again["acl_changed_descendants"] == 0, again
+    assert "pw-marathon" not in str(result) + str(again)
+
+    # a session that may not list a descendant is told which one
+    refused = ansible_module("zookeeper_znode", dict(args, auth_username="someone", auth_password="x"))
+    assert refused["failed"] and "refused to list the children of /it-tree/latch" in refused["msg"], refused
 
 
 def test_znode_delete(ansible_module, ensemble, server):

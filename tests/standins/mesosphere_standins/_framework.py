@@ -34,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import NoAuthError, NodeExistsError, NoNodeError
+from kazoo.security import CREATOR_ALL_ACL
 
 LOG = logging.getLogger("mesosphere_standins")
 
@@ -98,9 +99,16 @@ def parse_zk_url(url: str):
 
 
 def make_zk_client(hosts: str, auth: str | None, session_timeout_s: float,
-                   connect_timeout_s: float) -> KazooClient:
+                   connect_timeout_s: float, creator_only: bool = False) -> KazooClient:
+    """A started session, authenticated with ``auth`` ("user:password") when given.
+
+    ``creator_only``: with credentials, the znodes this session creates may be read and changed
+    by their creator only (Marathon: command-line-flags.md, --zk, "when authentication is enabled
+    the default ACL will be changed and all subsequent reads must be done using the same auth").
+    """
     auth_data = [("digest", auth)] if auth else None
     client = KazooClient(hosts=hosts, timeout=session_timeout_s, auth_data=auth_data,
+                         default_acl=CREATOR_ALL_ACL if auth and creator_only else None,
                          connection_retry={"max_tries": -1, "delay": 0.2, "max_delay": 1})
     client.start(timeout=connect_timeout_s)
     return client
@@ -460,6 +468,33 @@ class MesosMaster:
             return status, json.loads(text) if text else None
         except ValueError:
             return status, text
+
+    def subscribe(self, info: dict, framework_id: str | None, principal: str | None) -> tuple[str | None, float]:
+        """SUBSCRIBE with ``info`` (a FrameworkInfo without its id and principal), as ``framework_id``
+        when the framework has one and as ``principal`` when it authenticates.
+
+        Returns (the framework id the master gave, the heartbeat interval in seconds). Raises
+        FrameworkRemoved when the master says the framework was removed (torn down, or past its
+        failover timeout: scheduler-http-api.md), ConnectionError on any other refusal.
+        """
+        info = dict(info)
+        if principal:
+            info["principal"] = principal
+        if framework_id:
+            info["id"] = {"value": framework_id}
+        status, body = self.call({"type": "SUBSCRIBE", "subscribe": {"framework_info": info}})
+        if status != 200 or not isinstance(body, dict):
+            text = json.dumps(body) if not isinstance(body, str) else body
+            if status in (400, 403) and re.search(r"removed|torn|completed", text or "", re.I):
+                raise FrameworkRemoved(text)
+            raise ConnectionError(f"SUBSCRIBE answered {status}: {text}")
+        sub = body.get("subscribed") or {}
+        return (sub.get("framework_id") or {}).get("value"), float(sub.get("heartbeat_interval_seconds") or 15)
+
+
+class FrameworkRemoved(ConnectionError):
+    """The master refused a SUBSCRIBE because the framework was removed (a ConnectionError to
+    those that only retry)."""
 
 
 def scalar(resources, name, default=0.0):

@@ -472,18 +472,8 @@ class Chronos:
                 "webui_url": c["webui_url"] or f"http://{self.me}",
                 "failover_timeout": float(c["failover_timeout"]),
                 "checkpoint": c["mesos_checkpoint"], "roles": [c["mesos_role"]]}
-        if c["mesos_authentication_principal"]:
-            info["principal"] = c["mesos_authentication_principal"]
-        if self.framework_id:
-            info["id"] = {"value": self.framework_id}
-        status, body = self.master.call({"type": "SUBSCRIBE",
-                                         "subscribe": {"framework_info": info}})
-        if status != 200 or not isinstance(body, dict):
-            raise ConnectionError(f"SUBSCRIBE answered {status}: {body}")
-        sub = body.get("subscribed") or {}
-        self.heartbeat = float(sub.get("heartbeat_interval_seconds") or 15)
+        fid, self.heartbeat = self.master.subscribe(info, self.framework_id, c["mesos_authentication_principal"])
         self.last_subscribe = time.time()
-        fid = (sub.get("framework_id") or {}).get("value")
         if fid and fid != self.framework_id:
             self.framework_id = fid
             fw.ensure_node(self.zk, f"{self.path}/frameworkId", fid.encode())

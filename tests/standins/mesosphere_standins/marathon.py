@@ -618,7 +618,7 @@ class Marathon:
         self.zk_path = path
         try:
             self.zk = fw.make_zk_client(hosts, auth, c["zk_session_timeout"] / 1000.0,
-                                        c["zk_connection_timeout"] / 1000.0)
+                                        c["zk_connection_timeout"] / 1000.0, creator_only=True)
         except Exception as exc:  # noqa: BLE001
             LOG.error("could not connect to ZooKeeper %s: %s", hosts, exc)
             sys.exit(EXIT_ZK_CONNECTION_FAILURE)
@@ -1346,23 +1346,12 @@ class Marathon:
                 "failover_timeout": float(c["failover_timeout"]),
                 "checkpoint": c["checkpoint"], "roles": self._framework_roles(),
                 "capabilities": [{"type": "MULTI_ROLE"}, {"type": "PARTITION_AWARE"}]}
-        if c["mesos_authentication_principal"]:
-            info["principal"] = c["mesos_authentication_principal"]
-        if self.framework_id:
-            info["id"] = {"value": self.framework_id}
-        status, body = self.master.call({"type": "SUBSCRIBE",
-                                         "subscribe": {"framework_info": info}})
-        if status != 200 or not isinstance(body, dict):
-            text = json.dumps(body) if not isinstance(body, str) else body
-            if status in (400, 403) and re.search(r"removed|torn|completed", text or "", re.I):
-                LOG.error("framework %s has been removed from Mesos: %s",
-                          self.framework_id, text)
-                logging.shutdown()
-                os._exit(EXIT_FRAMEWORK_REMOVED)
-            raise ConnectionError(f"SUBSCRIBE answered {status}: {text}")
-        sub = body.get("subscribed") or {}
-        fid = (sub.get("framework_id") or {}).get("value")
-        self.heartbeat = float(sub.get("heartbeat_interval_seconds") or 15)
+        try:
+            fid, self.heartbeat = self.master.subscribe(info, self.framework_id, c["mesos_authentication_principal"])
+        except fw.FrameworkRemoved as exc:
+            LOG.error("framework %s has been removed from Mesos: %s", self.framework_id, exc)
+            logging.shutdown()
+            os._exit(EXIT_FRAMEWORK_REMOVED)
         self.last_subscribe = time.time()
         if fid and fid != self.framework_id:
             with self.lock:

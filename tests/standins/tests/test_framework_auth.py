@@ -10,6 +10,7 @@ import json
 from types import SimpleNamespace
 
 from fixtures import start_chronos, start_marathon
+from kazoo.client import KazooClient
 from kazoo.security import make_digest_acl
 
 from mesosphere_standins._common import http_request, wait_until
@@ -95,6 +96,14 @@ def test_a_zookeeper_acl_without_credentials_stops_marathon_and_chronos(zk_ensem
         try:
             assert wait_until(lambda: http_request("GET", marathon_ok.url("/v2/info")).status == 200, 30)
             assert wait_until(lambda: http_request("GET", chronos_ok.url("/v1/scheduler/jobs")).status == 200, 30)
+            # Marathon with credentials gives what it creates to its creator only (--zk)
+            owner = KazooClient(hosts=hosts, auth_data=[("digest", f"owner:{SECRET}")])
+            owner.start(timeout=30)
+            try:
+                acls, _ = owner.get_acls("/noauth-marathon/state")
+            finally:
+                owner.stop()
+            assert [(a.id.scheme, a.id.id.split(":")[0], a.perms) for a in acls] == [("digest", "owner", 31)]
         finally:
             marathon_ok.kill()
             chronos_ok.kill()

@@ -86,7 +86,8 @@ def test_reading_mesos_without_world_read_needs_a_reader(preflight):
     acls = [{"path": "/mesos", "username": "mesos", "password": "mesos-Secret-1"},
             {"path": "/chronos", "username": "chronos", "password": "chronos-Secret-3"}]
     rc, out = preflight("chronos", dict(mesosphere_zookeeper_credentials=CREDENTIALS),
-                        zookeeper_vars=dict(ZOOKEEPER_AUTH, zookeeper_acl_znodes=acls, zookeeper_acl_world_readable=False))
+                        zookeeper_vars=dict(ZOOKEEPER_AUTH, zookeeper_acl_znodes=acls,
+                                            zookeeper_acl_world_readable=False))
     assert rc != 0
     assert "/mesos is not world readable" in out and "nor one of its readers (none)" in out
 

@@ -129,7 +129,8 @@ def test_filters_resolve_by_fqcn_from_the_checkout(tmp_path):
 
 
 def test_zookeeper_acls_from_the_services_credentials():
-    acls = f.zookeeper_acls({"mesos": {"username": "m", "password": "pm"}, "marathon": {"username": "ma", "password": "pa"}})
+    acls = f.zookeeper_acls({"mesos": {"username": "m", "password": "pm"},
+                             "marathon": {"username": "ma", "password": "pa"}})
     assert acls == [
         {"path": "/mesos", "username": "m", "password": "pm", "readers": ["ma", "chronos"]},
         {"path": "/marathon", "username": "ma", "password": "pa"},
@@ -149,7 +150,8 @@ def test_zookeeper_acls_refuses_what_is_not_a_credential_per_service(credentials
 
 
 def test_zookeeper_acl_owner_is_the_nearest_entry():
-    acls = [{"path": "/chronos", "username": "c"}, {"path": "/chronos/state", "username": "s"}, {"path": "/mesos", "username": "m"}]
+    acls = [{"path": "/chronos", "username": "c"}, {"path": "/chronos/state", "username": "s"},
+            {"path": "/mesos", "username": "m"}]
     assert f.zookeeper_acl_owner(acls, "/chronos/state")["username"] == "s"
     assert f.zookeeper_acl_owner(acls, "/chronos/other")["username"] == "c"
     assert f.zookeeper_acl_owner(acls, "/mesos")["username"] == "m"
@@ -157,7 +159,8 @@ def test_zookeeper_acl_owner_is_the_nearest_entry():
     assert f.zookeeper_acl_owner([], "/mesos") == {}
 
 
-CREDENTIALS = {"mesos": {"username": "mesos", "password": "pm"}, "marathon": {"username": "marathon", "password": "pa"},
+CREDENTIALS = {"mesos": {"username": "mesos", "password": "pm"},
+               "marathon": {"username": "marathon", "password": "pa"},
                "chronos": {"username": "chronos", "password": "pc"}}
 MEMBER = {"zookeeper_auth_enabled": True, "zookeeper_acl_world_readable": False,
           "mesosphere_zookeeper_credentials": CREDENTIALS}
@@ -193,10 +196,11 @@ def test_access_problems_reading_mesos_needs_world_read_or_a_reader():
         {"path": "/marathon", "username": "marathon", "password": "pa"}])
     problems = f.zookeeper_access_problems(member, MARATHON_NEEDS, "marathon", "pa")
     assert problems == [
-        "the daemon connects to ZooKeeper as 'marathon', but /mesos is not world readable (zookeeper_acl_world_readable) "
-        "and that user is neither its owner 'mesos' nor one of its readers (none) with that user's password: it could "
-        "not read /mesos."]
-    assert f.zookeeper_access_problems(dict(member, zookeeper_acl_world_readable=True), MARATHON_NEEDS, "marathon", "pa") == []
+        "the daemon connects to ZooKeeper as 'marathon', but /mesos is not world readable "
+        "(zookeeper_acl_world_readable) and that user is neither its owner 'mesos' nor one of its readers (none) "
+        "with that user's password: it could not read /mesos."]
+    readable = dict(member, zookeeper_acl_world_readable=True)
+    assert f.zookeeper_access_problems(readable, MARATHON_NEEDS, "marathon", "pa") == []
 
 
 def test_access_problems_read_the_members_own_list():

@@ -54,9 +54,10 @@ def test_parse_hosts(spec, addresses, chroot):
     assert target.connection_string() == ",".join(addresses) + chroot
 
 
-def test_parse_hosts_credentials_are_unquoted():
-    target = zk.parse_hosts("zk://mesos:p%40ss%3Aw@zk1:2181,zk2/mesos")
-    assert (target.username, target.password) == ("mesos", "p@ss:w")
+def test_parse_hosts_credentials_are_read_as_written():
+    # nothing decodes them: not Mesos, not Marathon, not the ZooKeeper digest
+    target = zk.parse_hosts("zk://mesos:p%40ss:w+=!@zk1:2181,zk2/mesos")
+    assert (target.username, target.password) == ("mesos", "p%40ss:w+=!")
     assert target.addresses == ["zk1:2181", "zk2:2181"]
     assert target.chroot == "/mesos"
 
