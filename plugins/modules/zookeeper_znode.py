@@ -98,7 +98,7 @@ options:
         needs this.
       - A descendant gets O(acl) when someone other than the users O(acl) gives all permissions to
         may change it (write, create, delete or admin). One that only differs in who may read it
-        is left as it is: services create their znodes with their own ACLs (Mesos makes its
+        is left as it is, since services create their znodes with their own ACLs (Mesos makes its
         leader znodes world readable, Marathon with credentials gives them to their creator only),
         and rewriting those at every run would never end. Descendants that vanish meanwhile
         (ephemeral znodes) are skipped.
