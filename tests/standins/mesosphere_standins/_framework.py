@@ -98,6 +98,11 @@ def parse_zk_url(url: str):
     return ",".join(cleaned), path, auth
 
 
+def without_password(url: str) -> str:
+    """A zk:// URL as the logs show it: ``zk://user:********@hosts/path`` (secrets never reach a log)."""
+    return re.sub(r"(?<=[/,])([^:@/,]+):[^@/]*@", r"\1:********@", url or "")
+
+
 def make_zk_client(hosts: str, auth: str | None, session_timeout_s: float,
                    connect_timeout_s: float, creator_only: bool = False) -> KazooClient:
     """A started session, authenticated with ``auth`` ("user:password") when given.

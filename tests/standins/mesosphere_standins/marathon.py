@@ -645,7 +645,7 @@ class Marathon:
         else:
             self.latch.is_leader = True
             threading.Thread(target=self._on_elected, daemon=True).start()
-        LOG.info("Marathon stand-in %s listening on %s (zk %s)", VERSION, self.me, c["zk"])
+        LOG.info("Marathon stand-in %s listening on %s (zk %s)", VERSION, self.me, fw.without_password(c["zk"]))
 
     def _on_elected(self):
         fw.exit_on_no_auth(self._take_over, EXIT_LEADERSHIP_LOSS)

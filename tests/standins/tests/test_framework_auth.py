@@ -96,6 +96,8 @@ def test_a_zookeeper_acl_without_credentials_stops_marathon_and_chronos(zk_ensem
         try:
             assert wait_until(lambda: http_request("GET", marathon_ok.url("/v2/info")).status == 200, 30)
             assert wait_until(lambda: http_request("GET", chronos_ok.url("/v1/scheduler/jobs")).status == 200, 30)
+            # its log names the user, never the password
+            assert SECRET not in marathon_ok.log_text() and "zk://owner:********@" in marathon_ok.log_text()
             # Marathon with credentials gives what it creates to its creator only (--zk)
             owner = KazooClient(hosts=hosts, auth_data=[("digest", f"owner:{SECRET}")])
             owner.start(timeout=30)
