@@ -191,7 +191,7 @@ def test_znode_acl_recursive_protects_a_tree_that_already_has_children(ansible_m
 
     # a session that may not list a descendant is told which one
     refused = ansible_module("zookeeper_znode", dict(args, auth_username="someone", auth_password="x"))
-    assert refused["failed"] and "refused to list the children of /it-tree/latch" in refused["msg"], refused
+    assert refused["failed"] and "refused to read the ACL of /it-tree/latch" in refused["msg"], refused
 
 
 def test_znode_delete(ansible_module, ensemble, server):
