@@ -50,10 +50,27 @@ def cluster(zk_ensemble, tmp_path_factory):
             ], port=port, log_path=tmp / f"agent{i}.log"))
         for proc in agents:
             proc.wait_http("/health", timeout=30)
+        # an agent that answers has not necessarily registered yet: the tests read what the master lists
+        assert wait_registered(masters, len(AGENTS), timeout=30), masters[0].log_tail()
         yield {"masters": masters, "agents": agents, "tmp": tmp}
     finally:
         for proc in agents + masters:
             proc.kill()
+
+
+def wait_registered(masters, count, timeout):
+    """Whether the leading master lists `count` active agents within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        leader = find_leading_master(masters, timeout=5)
+        try:
+            with urllib.request.urlopen(leader.url("/master/slaves"), timeout=2) as resp:
+                if len([a for a in json.load(resp)["slaves"] if a.get("active")]) == count:
+                    return True
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass
+        time.sleep(0.2)
+    return False
 
 
 def inventory(cluster, *args, env=None, config=None):
