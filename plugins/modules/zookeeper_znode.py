@@ -449,13 +449,13 @@ class Znode:
                 pending.append(path)
                 if _only_owners_write(_acl_keys(acls), wanted_acl):
                     continue
-                changed += 1
                 if not self.module.check_mode:
                     try:
                         self._call("set the ACL of", self.client.set_acls, path, _to_kazoo(wanted_acl),
                                    version=stat.aversion, missing_ok=True, znode=path)
                     except NoNodeError:
-                        changed -= 1
+                        continue
+                changed += 1
         return changed
 
 
