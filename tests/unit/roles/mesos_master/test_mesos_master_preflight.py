@@ -110,3 +110,16 @@ def test_the_deprecated_weights_flag_is_refused(run, extra):
     rc, out = run(3, extra=extra)
     assert rc != 0
     assert "would write the deprecated --weights flag" in out and "mesos_master_role_policy" in out
+
+
+def test_fewer_masters_than_deployed_refused(run):
+    # two masters taken out of the inventory may still run with --quorum=3 beside these three
+    rc, out = run(3, deployed_with=[f"master{i}" for i in range(1, 6)])
+    assert rc != 0
+    assert "The cluster was deployed with 5 masters (each master records it) and the group 'masters' now has 3" in out
+    assert "remove_node.yml" in out and "mesos_master_allow_shrink" in out
+
+
+def test_fewer_masters_than_deployed_allowed_once_the_others_are_stopped(run):
+    rc, out = run(3, extra={"mesos_master_allow_shrink": True}, deployed_with=[f"master{i}" for i in range(1, 6)])
+    assert rc == 0, out

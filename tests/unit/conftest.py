@@ -1,4 +1,4 @@
-"""Shared by the roles' tests: run a play for real with ansible-playbook on local hosts."""
+"""Shared by the unit tests of roles and playbooks: run a play for real with ansible-playbook on local hosts."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 LOCAL = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
 
 
