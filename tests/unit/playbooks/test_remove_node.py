@@ -7,6 +7,8 @@ without a terminal cannot give, so nothing is changed in any test.
 
 from __future__ import annotations
 
+import pytest
+
 PLAYBOOK = """
 - name: The collection's remove_node.yml
   ansible.builtin.import_playbook: mesosphere.cluster.remove_node
@@ -23,49 +25,32 @@ def remove(run_play, node, ids=False, **extra):
     return run_play(PLAYBOOK, inventory(ids), "all", extra=dict(extra, node=node))
 
 
-def test_nothing_named_is_refused(run_play):
-    rc, out = remove(run_play, "")
+# what is named, and the sentences of its refusal
+REFUSED = {
+    "nothing named": ("", ["remove_node.yml needs what to remove: -e node=NAME"]),
+    "an unknown name": ("m4,nope", ["nope is not in the inventory. Nothing was changed."]),
+    "agents and masters together": ("s1,m5", ["s1, m5 mixes agents and masters or ZooKeeper members"]),
+    "two agents at once": ("s1,s2", ["remove_node.yml removes one agent per run; s1, s2 are agents"]),
+    "fewer than three masters left": ("m3,m4,m5", [
+        "Removing m3, m4, m5 would leave 2 masters and 2 ZooKeeper members; fewer than three",
+        "remove_node_allow_fewer=true",
+    ]),
+    "an even number left": ("m5", [
+        "4 masters would be left: an even number",
+        "4 ZooKeeper members would be left: an even ensemble",
+    ]),
+    "a removal that moves the ids of the others": ("m1,m2", ["so the ids of m3, m4, m5 would move"]),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_refused_before_the_confirmation(run_play, case):
+    node, sentences = REFUSED[case]
+    rc, out = remove(run_play, node)
     assert rc != 0
-    assert "remove_node.yml needs what to remove: -e node=NAME" in out
-
-
-def test_an_unknown_name_is_refused(run_play):
-    rc, out = remove(run_play, "m4,nope")
-    assert rc != 0
-    assert "nope is not in the inventory. Nothing was changed." in out
-
-
-def test_agents_and_masters_together_are_refused(run_play):
-    rc, out = remove(run_play, "s1,m5")
-    assert rc != 0
-    assert "s1, m5 mixes agents and masters or ZooKeeper members" in out
-
-
-def test_two_agents_at_once_are_refused(run_play):
-    rc, out = remove(run_play, "s1,s2")
-    assert rc != 0
-    assert "remove_node.yml removes one agent per run; s1, s2 are agents" in out
-
-
-def test_fewer_than_three_masters_left_is_refused(run_play):
-    rc, out = remove(run_play, "m3,m4,m5")
-    assert rc != 0
-    assert "Removing m3, m4, m5 would leave 2 masters and 2 ZooKeeper members; fewer than three" in out
-    assert "remove_node_allow_fewer=true" in out
-    assert "Type m3,m4,m5" not in out  # refused before the confirmation
-
-
-def test_an_even_number_left_is_refused(run_play):
-    rc, out = remove(run_play, "m5")
-    assert rc != 0
-    assert "4 masters would be left: an even number" in out
-    assert "4 ZooKeeper members would be left: an even ensemble" in out
-
-
-def test_a_removal_that_moves_the_ids_of_the_others_is_refused(run_play):
-    rc, out = remove(run_play, "m1,m2")
-    assert rc != 0
-    assert "so the ids of m3, m4, m5 would move" in out
+    for sentence in sentences:
+        assert sentence in out
+    assert "Not confirmed" not in out  # refused before the confirmation
 
 
 def test_with_explicit_ids_the_first_members_can_go_once_confirmed(run_play):
