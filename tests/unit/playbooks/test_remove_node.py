@@ -40,6 +40,8 @@ REFUSED = {
         "4 ZooKeeper members would be left: an even ensemble",
     ]),
     "a removal that moves the ids of the others": ("m1,m2", ["so the ids of m3, m4, m5 would move"]),
+    # no master would be left to run the checks on: refused by the first play
+    "every master": (",".join(MASTERS), ["Removing m1, m2, m3, m4, m5 would leave no Mesos master"]),
 }
 
 
