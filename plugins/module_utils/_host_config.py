@@ -606,6 +606,11 @@ class HostReset(HostConfig):
                 self.result["stopped"].append(unit)
                 if not self.check_mode:
                     self._run([systemctl, "stop", unit], "Stopping %s" % unit)
+            if not self.check_mode:
+                # A unit with KillMode=process (mesos-slave: the executors outlive the agent) leaves
+                # processes behind when it stops; nothing of it may stay. With none left, systemd
+                # answers that the unit is not loaded: nothing to do.
+                self.run_cmd([systemctl, "kill", "--kill-who=all", "--signal=SIGKILL", unit])
             rc, out, _err = self.run_cmd([systemctl, "is-enabled", unit])
             if rc == 0 and out.strip() not in ("static", "generated", "indirect", "alias", "transient"):
                 self.result["disabled"].append(unit)

@@ -100,6 +100,8 @@ def summarize_framework(framework):
     return dict(
         id=framework.get("id"),
         name=framework.get("name"),
+        # the principal it authenticated (or registered) with; None without one
+        principal=framework.get("principal"),
         active=bool(framework.get("active")),
         hostname=framework.get("hostname"),
         webui_url=framework.get("webui_url"),

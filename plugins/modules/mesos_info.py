@@ -183,7 +183,7 @@ frameworks:
   returned: always
   type: list
   elements: dict
-  sample: [{"id": "fw-1", "name": "marathon", "active": true, "hostname": "m1", "tasks": 2}]
+  sample: [{"id": "fw-1", "name": "marathon", "principal": "marathon", "active": true, "hostname": "m1", "tasks": 2}]
 maintenance:
   description: The maintenance schedule and each machine's mode, from the leader.
   returned: always

@@ -65,7 +65,7 @@ class PrivateCluster:
         workdir.mkdir(parents=True)
         proc = StandinProcess("mesos_agent", [
             "--ip=127.0.0.1", f"--port={port}", f"--hostname={name}", f"--master={self.mesos_zk}",
-            f"--work_dir={workdir}", "--zk_session_timeout=3secs",
+            f"--work_dir={workdir}", "--zk_session_timeout=3secs", "--recovery_timeout=5secs",
             f"--resources=cpus:{cpus};mem:1024;disk:100;ports:{ports}"], None, port=port,
             log_path=workdir.parent / "agent.log")
         self.procs.append(proc)

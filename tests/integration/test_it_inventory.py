@@ -46,7 +46,7 @@ def cluster(zk_ensemble, tmp_path_factory):
                 "--ip=127.0.0.1", f"--port={port}", f"--hostname={hostname}", f"--master={zk}",
                 f"--work_dir={tmp / f'agent{i}'}", f"--zk_session_timeout={ZK_SESSION_TIMEOUT}",
                 f"--resources=cpus:2;mem:1024;disk:1000;ports:[{32000 + 100 * i}-{32000 + 100 * i + 9}]",
-                f"--attributes={attributes}", "--containerizers=mesos",
+                f"--attributes={attributes}", "--containerizers=mesos", "--recovery_timeout=5secs",
             ], port=port, log_path=tmp / f"agent{i}.log"))
         for proc in agents:
             proc.wait_http("/health", timeout=30)

@@ -134,6 +134,8 @@ def start_mesos_agent(zk_url: str, workdir: Path, *, port: int | None = None, po
         f"--zk_session_timeout={ZK_SESSION_TIMEOUT}",
         f"--resources=cpus:4;mem:2048;disk:10000;ports:{ports_range}",
         "--containerizers=mesos",
+        # a checkpointing framework's executors outlive a killed agent: not for 15 minutes here
+        *([] if any(a.startswith("--recovery_timeout") for a in extra_args or []) else ["--recovery_timeout=5secs"]),
         *(extra_args or []),
     ]
     return StandinProcess(module, args, env, port=port, log_path=workdir.parent / f"{name}.log")

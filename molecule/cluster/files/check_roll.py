@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check a rolling restart of the clustered services from what was recorded around it.
 
-  check_roll.py BEFORE.json AFTER.json PROBE.json
+  check_roll.py BEFORE.json AFTER.json PROBE.json [UNIT=ROLLS ...]
 
 BEFORE and AFTER map each master to {unit: start}, the daemons' start times on systemd's
 monotonic clock (microseconds) before and after the run; PROBE is ha_probe.py's report of the
@@ -13,7 +13,9 @@ problem) unless:
   - the member restarted last led before the roll and leadership moved from it: the leader
     went last (the probe's leaders in turn, a change for each new leader);
   - ZooKeeper changed leader once (followers restart without an election); the others at most
-    twice (a framework may also follow a ZooKeeper election);
+    twice (a framework may also follow a ZooKeeper election). UNIT=ROLLS says a unit was rolled
+    ROLLS times in the run (mesos-master=2: a second roll turned authentication on): its leader
+    changed between ROLLS and ROLLS + 1 times;
   - every gap, a stretch of polls without a leader serving its quorum, lasted under 30 s, and
     there were at most 4 per service.
 """
@@ -33,7 +35,8 @@ def host_of(leader):
     return str(leader).split(":")[0] if leader else None
 
 
-def check(before, after, probe):
+def check(before, after, probe, rolls=None):
+    rolls = rolls or {}
     problems = []
     for unit, (name, _port) in SERVICES.items():
         starts = sorted((int(after[host][unit]), host) for host in after)
@@ -54,7 +57,8 @@ def check(before, after, probe):
             problems.append(f"{unit} restarted {order[-1]} last, which did not lead before the roll "
                             f"(leaders seen in turn: {leaders})")
         changes = service["leader_changes"]
-        if not 1 <= changes <= (1 if unit == "zookeeper" else 2):
+        expected = rolls.get(unit, 1)
+        if not expected <= changes <= (expected if unit == "zookeeper" else expected + 1):
             problems.append(f"{unit} changed leader {changes} times")
         if service["longest_gap"] >= 30 or len(service["gaps"]) > 4:
             problems.append(f"{unit} had gaps {[g['seconds'] for g in service['gaps']]} s")
@@ -67,7 +71,8 @@ def main():
         with open(path, encoding="utf-8") as handle:
             loaded.append(json.load(handle))
     before, after, probe = loaded
-    problems = check(before, after, probe)
+    rolls = {unit: int(count) for unit, _, count in (arg.partition("=") for arg in sys.argv[4:])}
+    problems = check(before, after, probe, rolls)
     for problem in problems:
         print(f"PROBLEM: {problem}")
     return 1 if problems else 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import json
 import logging
 import os
@@ -231,6 +232,24 @@ def remove_checkpoint_link(work_dir: str) -> None:
         os.unlink(os.path.join(meta_dir(work_dir), "latest"))
 
 
+def read_task_checkpoint(work_dir: str) -> list[dict]:
+    """The checkpointed tasks of the agent `latest` points to (Agent.save_tasks)."""
+    try:
+        with open(os.path.join(meta_dir(work_dir), "latest", "tasks.json"), encoding="utf-8") as handle:
+            entries = json.load(handle)
+    except (OSError, ValueError):
+        return []
+    return entries if isinstance(entries, list) else []
+
+
+def executor_alive(pid: int, sandbox: str) -> bool:
+    """Whether `pid` is still the executor that ran in `sandbox` (a pid may be reused)."""
+    try:
+        return os.path.realpath(os.readlink(f"/proc/{pid}/cwd")) == os.path.realpath(sandbox)
+    except OSError:
+        return False
+
+
 def compatible(old: dict, new: dict, policy: str) -> list[str]:
     """Differences that --reconfiguration_policy does not allow (empty: fine)."""
     problems = []
@@ -259,15 +278,16 @@ def compatible(old: dict, new: dict, policy: str) -> list[str]:
 _libc = None
 
 
-def _set_pdeathsig() -> None:
-    """Run in the executor child before exec: own session, and SIGTERM when the
-    agent dies (PR_SET_PDEATHSIG survives exec)."""
+def _set_pdeathsig(sig: int = signal.SIGTERM) -> None:
+    """Run in the executor child before exec: own session, and `sig` when the agent
+    dies (PR_SET_PDEATHSIG survives exec): SIGTERM stops the task, SIGUSR2 starts the
+    executor's wait for a new agent (a checkpointing framework's task)."""
     os.setsid()
     global _libc
     try:
         if _libc is None:
             _libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        _libc.prctl(1, signal.SIGTERM, 0, 0, 0)
+        _libc.prctl(1, sig, 0, 0, 0)
     except OSError:
         pass
 
@@ -276,13 +296,21 @@ def _set_pdeathsig() -> None:
 # the task. It runs the command in a process group of its own and, on SIGTERM (a kill,
 # or the agent's death), stops that whole group: SIGTERM, then SIGKILL after the grace
 # period. It exits like the command did (same status, or the same signal), and it
-# kills what is left of the command's group when the command ends.
+# kills what is left of the command's group when the command ends. It writes how the
+# command ended to EXIT_FILE in its sandbox (its working directory), for an agent that
+# adopted it and so cannot wait for it.
+# A checkpointing framework's executor outlives the agent (agent-recovery.md): the
+# agent's death sends it SIGUSR2 instead, and it waits up to --recovery_timeout seconds
+# for a new agent to reconnect (SIGUSR1) before it stops its task and exits.
+EXIT_FILE = "executor.exit"
 EXECUTOR = r"""
 import os, signal, subprocess, sys, threading
 grace = float(sys.argv[1])
 ready = int(sys.argv[2])
+recovery = float(sys.argv[3])
 child = None
 stopping = []
+waiting = []
 def group(sig):
     try:
         os.killpg(child.pid, sig)
@@ -296,17 +324,30 @@ def stop(signum, frame):
     timer = threading.Timer(grace, group, (signal.SIGKILL,))
     timer.daemon = True
     timer.start()
+def agent_gone(signum, frame):
+    timer = threading.Timer(recovery, stop, (signal.SIGTERM, None))
+    timer.daemon = True
+    timer.start()
+    waiting.append(timer)
+def reconnected(signum, frame):
+    while waiting:
+        waiting.pop().cancel()
 signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGUSR2, agent_gone)
+signal.signal(signal.SIGUSR1, reconnected)
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 if os.getppid() == 1 or stopping:
     sys.exit(143)
-child = subprocess.Popen(sys.argv[3:], start_new_session=True)
+child = subprocess.Popen(sys.argv[4:], start_new_session=True)
 os.write(ready, b"%d\n" % child.pid)
 os.close(ready)
 if stopping:
     stop(signal.SIGTERM, None)
 rc = child.wait()
 group(signal.SIGKILL)
+with open("executor.exit.tmp", "w") as handle:
+    handle.write("%d\n" % rc)
+os.replace("executor.exit.tmp", "executor.exit")
 if rc < 0:
     signal.signal(-rc, signal.SIG_DFL)
     os.kill(os.getpid(), -rc)
@@ -324,11 +365,55 @@ class Task:
         self.container_id = os.path.basename(sandbox)
         self.state = "TASK_STAGING"
         self.proc: subprocess.Popen | None = None
+        # the executor's pid: our child's, or an adopted executor's (see Agent.adopt)
+        self.pid: int | None = None
         self.command_pid: int | None = None
+        # agent-recovery.md: a checkpointing framework's executors outlive the agent
+        self.checkpoint = bool(framework_info.get("checkpoint"))
         self.kill_requested = False
         self.statuses: list[dict] = []
         self.resources = c.Resources.from_protobuf(task_info.get("resources") or [])
         self.exit_message = ""
+
+    def exit_code(self) -> int | None:
+        """How the executor ended (its exit status, minus the signal that killed it), or None
+        while it runs. An adopted executor is not our child: its EXIT_FILE tells."""
+        if self.proc is not None:
+            return self.proc.poll()
+        if self.pid is None:
+            return None
+        try:
+            os.kill(self.pid, 0)
+            with open(f"/proc/{self.pid}/stat", encoding="ascii") as handle:
+                if handle.read().rpartition(")")[2].split()[0] != "Z":
+                    return None
+        except (ProcessLookupError, FileNotFoundError):
+            pass
+        except PermissionError:
+            return None
+        try:
+            with open(os.path.join(self.sandbox, EXIT_FILE), encoding="ascii") as handle:
+                return int(handle.read().strip())
+        except (OSError, ValueError):
+            return -signal.SIGKILL  # gone without saying how: killed
+
+    def signal(self, sig: int) -> bool:
+        """Send `sig` to the executor; False when it is gone."""
+        try:
+            if self.proc is not None:
+                self.proc.send_signal(sig)
+            elif self.pid is not None:
+                os.kill(self.pid, sig)
+            else:
+                return False
+        except ProcessLookupError:
+            return False
+        return True
+
+    def checkpoint_json(self) -> dict:
+        return {"framework_id": self.framework_id, "framework_info": self.framework_info, "task_info": self.info,
+                "sandbox": self.sandbox, "pid": self.pid, "command_pid": self.command_pid,
+                "statuses": self.statuses[-5:]}
 
     def json(self, agent_id: str) -> dict:
         return {
@@ -366,6 +451,7 @@ class Agent:
         self.wake = threading.Event()
         self.tracker: c.MesosLeaderTracker | None = None
         self.counters: dict[str, float] = {}
+        self.recovery_seconds = float(flags.recovery_timeout)  # parsed from its duration
 
     # -- identity ----------------------------------------------------------------
 
@@ -387,9 +473,18 @@ class Agent:
 
     def recover(self) -> None:
         """agent-recovery.md: reuse the checkpointed agent id when the agent info
-        is compatible under --reconfiguration_policy; refuse to start otherwise."""
+        is compatible under --reconfiguration_policy; refuse to start otherwise. Then
+        reconnect with the live executors of checkpointing frameworks (--recover=reconnect),
+        or kill them and start afresh (--recover=cleanup)."""
         work_dir = self.flags.work_dir
         if self.flags.recover == "cleanup":
+            for entry in read_task_checkpoint(work_dir):
+                pid = entry.get("pid")
+                if pid and executor_alive(pid, entry.get("sandbox", "")):
+                    LOG.info("--recover=cleanup: killing the executor of task %s (pid %s)",
+                             entry["task_info"]["task_id"]["value"], pid)
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGTERM)
             remove_checkpoint_link(work_dir)
             return
         old = read_checkpoint(work_dir)
@@ -411,6 +506,40 @@ class Agent:
                 "This ensures that the agent does not recover old live executors."
             )
         LOG.info("recovered checkpointed agent id %s", self.id)
+        self.adopt(read_task_checkpoint(work_dir))
+
+    def adopt(self, entries: list[dict]) -> None:
+        """Take back the tasks whose executors are still alive (they reconnect: SIGUSR1 stops
+        their wait for an agent); the others ended while the agent was away and are not
+        reported again (the master learns it from the re-registration)."""
+        for entry in entries:
+            pid = entry.get("pid")
+            task = Task(entry["framework_id"], entry.get("framework_info") or {}, entry["task_info"], entry["sandbox"])
+            if not pid or not executor_alive(pid, task.sandbox):
+                LOG.info("task %s ended while the agent was away", task.id)
+                continue
+            task.pid = pid
+            task.command_pid = entry.get("command_pid")
+            task.state = "TASK_RUNNING"
+            task.statuses = list(entry.get("statuses") or [])
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGUSR1)
+            self.tasks[task.id] = task
+            LOG.info("reconnected with the executor of task %s (pid %s)", task.id, pid)
+        self.save_tasks()
+
+    def save_tasks(self) -> None:
+        """Checkpoint the live tasks of checkpointing frameworks (agent-recovery.md)."""
+        if self.id is None:
+            return
+        with self.lock:
+            entries = [t.checkpoint_json() for t in self.tasks.values() if t.checkpoint and t.pid is not None]
+        folder = os.path.join(meta_dir(self.flags.work_dir), self.id)
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, "tasks.json.tmp")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(entries, handle)
+        os.replace(tmp, os.path.join(folder, "tasks.json"))
 
     # -- master detection and registration ------------------------------------------
 
@@ -443,8 +572,10 @@ class Agent:
     def try_register(self, url: str, refused_logged: bool) -> bool:
         credential = self.d["credential"]
         with self.lock:
+            # the tasks that ended while unregistered too: their updates were not delivered
+            # (Mesos retries status updates until acknowledged)
             tasks = [{"task_id": t.id, "framework_id": t.framework_id, "state": t.state,
-                      "task_info": t.info} for t in self.tasks.values()]
+                      "task_info": t.info} for t in list(self.tasks.values()) + self.completed[-50:]]
             body = {"agent_info": self.info(), "tasks": tasks}
         try:
             result = c.http_request("POST", url + "/_standin/agent/register", body, timeout=5,
@@ -496,7 +627,7 @@ class Agent:
                 status["container_status"] = {
                     "container_id": {"value": task.container_id},
                     "network_infos": [{"ip_addresses": [{"ip_address": self.d["ip"]}]}],
-                    "executor_pid": task.proc.pid if task.proc else None,
+                    "executor_pid": task.pid,
                 }
             task.statuses.append(status)
             if state in TERMINAL_STATES:
@@ -504,6 +635,8 @@ class Agent:
                 self.completed.append(task)
                 del self.completed[:-200]
         LOG.info("task %s is now %s%s", task.id, state, f" ({message})" if message else "")
+        if task.checkpoint and (state == "TASK_RUNNING" or state in TERMINAL_STATES):
+            self.save_tasks()
         self.status_queue.put((task, dict(status)))
 
     def status_loop(self) -> None:
@@ -598,10 +731,15 @@ class Agent:
                 stderr = open(os.path.join(task.sandbox, "stderr"), "ab")  # noqa: SIM115
                 ready_r, ready_w = os.pipe()
                 try:
-                    executor = [sys.executable, "-c", EXECUTOR, str(self.kill_grace(task)), str(ready_w), *argv]
+                    recovery = self.recovery_seconds if task.checkpoint else 0.0
+                    executor = [sys.executable, "-c", EXECUTOR, str(self.kill_grace(task)), str(ready_w),
+                                str(recovery), *argv]
+                    death = signal.SIGUSR2 if task.checkpoint else signal.SIGTERM
                     task.proc = subprocess.Popen(executor, cwd=task.sandbox, env=self.task_environment(task),
                                                  stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
-                                                 preexec_fn=_set_pdeathsig, close_fds=True, pass_fds=(ready_w,))
+                                                 preexec_fn=functools.partial(_set_pdeathsig, death), close_fds=True,
+                                                 pass_fds=(ready_w,))
+                    task.pid = task.proc.pid
                 finally:
                     os.close(ready_w)
                     stdout.close()
@@ -628,9 +766,9 @@ class Agent:
     def monitor_loop(self) -> None:
         while not self.stop_event.is_set():
             with self.lock:
-                running = [t for t in self.tasks.values() if t.proc is not None]
+                running = [t for t in self.tasks.values() if t.pid is not None]
             for task in running:
-                rc = task.proc.poll()
+                rc = task.exit_code()
                 if rc is None:
                     continue
                 if task.kill_requested:
@@ -672,21 +810,19 @@ class Agent:
         if task is None:
             return
         task.kill_requested = True
-        if task.proc is None:
+        if task.pid is None:
             return  # the launcher reports TASK_KILLED
         grace = self.kill_grace(task)
 
         def killer():
             # the executor stops the task's process group (SIGTERM, grace, SIGKILL)
-            try:
-                task.proc.send_signal(signal.SIGTERM)
-            except ProcessLookupError:
+            if not task.signal(signal.SIGTERM):
                 return
             deadline = time.monotonic() + grace + 5.0
-            while time.monotonic() < deadline and task.proc.poll() is None:
+            while time.monotonic() < deadline and task.exit_code() is None:
                 time.sleep(0.05)
-            if task.proc.poll() is None:
-                task.proc.kill()
+            if task.exit_code() is None:
+                task.signal(signal.SIGKILL)
 
         threading.Thread(target=killer, daemon=True).start()
 
@@ -698,13 +834,14 @@ class Agent:
             return float(policy["nanoseconds"]) / 1e9
         return DEFAULT_KILL_GRACE
 
-    def kill_all(self, framework_id: str | None = None, wait: float = 0.0) -> None:
+    def kill_all(self, framework_id: str | None = None, wait: float = 0.0, keep_checkpointed: bool = False) -> None:
         with self.lock:
-            victims = [t for t in self.tasks.values() if framework_id is None or t.framework_id == framework_id]
+            victims = [t for t in self.tasks.values() if (framework_id is None or t.framework_id == framework_id)
+                       and not (keep_checkpointed and t.checkpoint)]
         for task in victims:
             self.kill_task(task.id)
         deadline = time.monotonic() + wait
-        while wait and time.monotonic() < deadline and any(t.proc and t.proc.poll() is None for t in victims):
+        while wait and time.monotonic() < deadline and any(t.pid and t.exit_code() is None for t in victims):
             time.sleep(0.05)
 
     # -- JSON ---------------------------------------------------------------------------
@@ -774,7 +911,7 @@ class Agent:
                 "slave/registered": 1.0 if self.registered else 0.0,
                 "slave/uptime_secs": time.time() - self.start_time,
                 "slave/frameworks_active": float(len({t.framework_id for t in self.tasks.values()})),
-                "slave/executors_running": float(sum(1 for t in self.tasks.values() if t.proc is not None)),
+                "slave/executors_running": float(sum(1 for t in self.tasks.values() if t.pid is not None)),
                 "slave/executors_registering": 0.0,
                 "slave/executors_terminating": 0.0,
                 "slave/executors_terminated": float(len(self.completed)),
@@ -903,13 +1040,15 @@ def _body(argv: list[str], program: str) -> int:
     stop = threading.Event()
 
     def on_signal(signum, frame):
-        LOG.info("received signal %d, stopping tasks and exiting", signum)
+        LOG.info("received signal %d, exiting; the executors of checkpointing frameworks keep running "
+                 "(agent-recovery.md), the other tasks are stopped", signum)
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     stop.wait()
-    agent.kill_all(wait=5.0)
+    agent.kill_all(wait=5.0, keep_checkpointed=True)
+    agent.save_tasks()
     agent.stop_event.set()
     server.shutdown()
     if agent.tracker:

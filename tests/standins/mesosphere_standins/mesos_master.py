@@ -1690,7 +1690,8 @@ def build_app(m: Master) -> c.HttpApp:
         return c.empty_response(202)
 
     def launch_on_agent(fw, agent, task, ti):
-        body = {"framework_id": fw["id"], "framework_info": {"name": fw["name"], "user": fw["user"]},
+        body = {"framework_id": fw["id"],
+                "framework_info": {"name": fw["name"], "user": fw["user"], "checkpoint": fw["checkpoint"]},
                 "task_info": ti}
         result = m.send_to_agent(agent, "/_standin/launch", body)
         with m.lock:

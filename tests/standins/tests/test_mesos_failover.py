@@ -316,6 +316,89 @@ def test_agent_killed_right_after_launches_leaves_no_processes(mesos_factory):
     assert wait_until(lambda: not _processes_under(workdir), 10), _processes_under(workdir)
 
 
+def test_a_restarted_agent_reconnects_with_checkpointing_frameworks_tasks(mesos_factory, tmp_path):
+    """agent-recovery.md: the executors of a framework that registered with `checkpoint`
+    keep running while the agent is stopped and restarted (as the package's unit does, which
+    does not kill them: KillMode=process), and the new agent reconnects with them: the same
+    processes, still RUNNING, and killable. Another framework's tasks stop with the agent."""
+    master = mesos_factory.master(quorum=1)
+    agent = mesos_factory.agent(ports="[31460-31469]")
+    assert wait_until(lambda: len(slaves(master)) == 1 if get(master, "/master/state").status == 200 else 0, 20)
+    agent_id = next(iter(slaves(master)))
+    pids = {}
+    for name, checkpoint in (("kept", True), ("stopped", False)):
+        fid = scheduler(master, {"type": "SUBSCRIBE", "subscribe": {"framework_info": {
+            "name": f"{name}-fw", "user": "root", "failover_timeout": 600, "checkpoint": checkpoint}}}
+        ).json()["subscribed"]["framework_id"]["value"]
+        pidfile = tmp_path / f"{name}.pid"
+        launch(master, fid, agent_id, name, f"echo $$ > {pidfile}; exec sleep 300")
+        assert wait_until(lambda t=name: tasks(master).get(t, {}).get("state") == "TASK_RUNNING", 20)
+        assert wait_until(lambda p=pidfile: p.exists() and p.read_text().strip(), 10)
+        pids[name] = (int(pidfile.read_text()), fid)
+    agent.terminate()
+    assert wait_until(lambda: not _alive(pids["stopped"][0]), 10)
+    assert _alive(pids["kept"][0])
+    workdir = next(a.split("=", 1)[1] for a in agent.args if a.startswith("--work_dir="))
+    back = mesos_factory.agent(ports="[31460-31469]", workdir=Path(workdir), port=agent.port)
+    assert wait_until(lambda: "reconnected with the executor of task kept" in back.log_text(), 15), back.log_tail()
+    assert wait_until(lambda: "re-registered with master" in back.log_text(), 20), back.log_tail()
+    assert tasks(master)["kept"]["state"] == "TASK_RUNNING"
+    assert [t["id"] for t in get(back, "/state").json()["frameworks"][0]["executors"][0]["tasks"]] == ["kept"]
+    assert _alive(pids["kept"][0])
+    # the adopted task is not the new agent's child: a kill still stops it and is reported
+    assert scheduler(master, {"type": "KILL", "framework_id": {"value": pids["kept"][1]},
+                              "kill": {"task_id": {"value": "kept"}}}).status == 202
+    assert wait_until(lambda: tasks(master)["kept"]["state"] == "TASK_KILLED", 15), back.log_tail()
+    assert wait_until(lambda: not _alive(pids["kept"][0]), 10)
+
+
+def test_an_executor_without_an_agent_gives_up_after_the_recovery_timeout(mesos_factory, tmp_path):
+    """agent-recovery.md, --recovery_timeout: a checkpointing framework's executor that no
+    agent reconnects with stops its task once the timeout has passed; --recover=cleanup kills
+    the executors it finds at once."""
+    master = mesos_factory.master(quorum=1)
+    agent = mesos_factory.agent(ports="[31470-31479]", extra_args=["--recovery_timeout=3secs"])
+    assert wait_until(lambda: len(slaves(master)) == 1 if get(master, "/master/state").status == 200 else 0, 20)
+    agent_id = next(iter(slaves(master)))
+    fid = scheduler(master, {"type": "SUBSCRIBE", "subscribe": {"framework_info": {
+        "name": "timeout-fw", "user": "root", "failover_timeout": 600, "checkpoint": True}}}
+    ).json()["subscribed"]["framework_id"]["value"]
+    pids = []
+    for name in ("waits", "cleaned"):
+        pidfile = tmp_path / f"{name}.pid"
+        launch(master, fid, agent_id, name, f"echo $$ > {pidfile}; exec sleep 300")
+        assert wait_until(lambda p=pidfile: p.exists() and p.read_text().strip(), 20)
+        pids.append(int(pidfile.read_text()))
+    assert wait_until(lambda: all(tasks(master).get(t, {}).get("state") == "TASK_RUNNING"
+                                  for t in ("waits", "cleaned")), 20)
+    agent.terminate()
+    stopped = time.monotonic()
+    time.sleep(1.5)
+    assert _alive(pids[0]) and _alive(pids[1])
+    # an agent started with --recover=cleanup kills them at once, without waiting
+    workdir = next(a.split("=", 1)[1] for a in agent.args if a.startswith("--work_dir="))
+    cleanup = mesos_factory.agent(ports="[31470-31479]", workdir=Path(workdir), port=agent.port,
+                                  extra_args=["--recover=cleanup"])
+    assert wait_until(lambda: not _alive(pids[0]) and not _alive(pids[1]), 5), cleanup.log_tail()
+    assert time.monotonic() - stopped < 3.0 + 2.5
+    assert "--recover=cleanup: killing the executor of task waits" in cleanup.log_text()
+    cleanup.kill()
+    # without any agent, the timeout alone stops a task
+    other = mesos_factory.agent(ports="[31480-31489]", extra_args=["--recovery_timeout=2secs"])
+    assert wait_until(lambda: any(s.get("port") == other.port and s.get("active") for s in slaves(master).values()),
+                      20), other.log_tail()
+    other_id = next(i for i, s in slaves(master).items() if s.get("port") == other.port)
+    pidfile = tmp_path / "alone.pid"
+    launch(master, fid, other_id, "alone", f"echo $$ > {pidfile}; exec sleep 300")
+    assert wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 20)
+    pid = int(pidfile.read_text())
+    assert wait_until(lambda: tasks(master).get("alone", {}).get("state") == "TASK_RUNNING", 20)
+    other.kill()
+    gone = time.monotonic()
+    assert wait_until(lambda: not _alive(pid), 10)
+    assert 1.5 <= time.monotonic() - gone < 8.0
+
+
 def test_zookeeper_leader_restart_keeps_the_mesos_leader(tmp_path):
     """A dropped ZooKeeper connection keeps the session (high-availability.md: a master loses
     its candidacy when its session expires): restarting the ensemble's leader, which drops every

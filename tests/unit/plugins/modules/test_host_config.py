@@ -131,6 +131,14 @@ class FakeHost:
         if verb == "stop":
             state["active"] = False
             return 0, "", ""
+        if verb == "kill" and "--kill-who=all" in args:
+            # systemd's `kill` of a unit without a process left: "Unit ... not loaded"
+            unit = args[-1].removesuffix(".service")
+            state = self.units.get(unit)
+            if state is None or not state.get("leftover"):
+                return 1, "", "Failed to kill unit %s.service: Unit %s.service not loaded.\n" % (unit, unit)
+            state["leftover"] = False
+            return 0, "", ""
         raise AssertionError("unexpected systemctl %s" % args)
 
     def commands(self, tool):
@@ -425,6 +433,24 @@ def test_reset_stops_purges_removes_and_a_second_reset_changes_nothing(run_modul
     del host.units["zookeeper"]  # its package, and so its unit, is gone
     result, failed = run_module(host_reset.main, args)
     assert not failed and result["changed"] is False
+
+
+def test_reset_kills_what_a_stopped_unit_left_running(run_module, host):
+    """mesos-slave's unit stops the agent only (KillMode=process): its executors outlive it, and
+    a reset must not leave them holding their ports; an earlier reset's leftovers too."""
+    host.unit("mesos-slave", active=True, enabled=True)
+    host.units["mesos-slave"]["leftover"] = True
+    result, failed = run_module(host_reset.main, dict(units=["mesos-slave"]), check_mode=True)
+    assert not failed and host.units["mesos-slave"]["leftover"]
+    result, failed = run_module(host_reset.main, dict(units=["mesos-slave"]))
+    assert not failed and result["stopped"] == ["mesos-slave.service"], result
+    assert not host.units["mesos-slave"]["leftover"]
+    verbs = [c[0] for c in host.commands("systemctl") if c[0] in ("stop", "kill")]
+    assert verbs == ["stop", "kill"]
+    # stopped already (an interrupted reset), processes left: the next reset kills them
+    host.units["mesos-slave"]["leftover"] = True
+    result, failed = run_module(host_reset.main, dict(units=["mesos-slave"]))
+    assert not failed and not host.units["mesos-slave"]["leftover"]
 
 
 def test_reset_clears_a_unit_that_ended_failed(run_module, host):
