@@ -635,6 +635,22 @@ class HostReset(HostConfig):
             self._run([self._tool("apt-get"), "purge", "-y", "-q", *APT_OPTIONS, *present],
                       "Purging %s" % ", ".join(present), APT_ENV)
 
+    def absent_if_empty(self) -> None:
+        """Shared folders (a role's fact in /etc/ansible/facts.d) go once nothing is left in them; in
+        check mode, a folder whose only entries would be removed counts as empty."""
+        for path in self.params.get("absent_if_empty") or []:
+            if not os.path.isdir(path) or os.path.islink(path):
+                continue
+            left = [os.path.join(path, name) for name in os.listdir(path)]
+            if any(entry not in self.changed_paths for entry in left):
+                continue
+            self._changed(path)
+            if not self.check_mode:
+                try:
+                    os.rmdir(path)
+                except OSError as exc:
+                    raise HostConfigError("Could not remove %s: %s." % (path, exc.strerror)) from None
+
     def clear_failed(self) -> None:
         units = [unit_name(u) for u in self.params.get("units") or []]
         if not units or self.check_mode:
@@ -657,6 +673,7 @@ class HostReset(HostConfig):
         masks = [os.path.join(RUNTIME_UNITS, unit_name(u)) for u in self.params.get("units") or []]
         self.params = dict(self.params, absent=list(self.params.get("absent") or []) + masks)
         self.absent()
+        self.absent_if_empty()
         if not self.check_mode and (self.changed_paths or self.result["purged"]) and self.params.get("units"):
             self._run([self._tool("systemctl"), "daemon-reload"], "systemctl daemon-reload")
         self.clear_failed()

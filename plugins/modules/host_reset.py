@@ -49,6 +49,14 @@ options:
     type: list
     elements: path
     default: []
+  absent_if_empty:
+    description:
+      - Directories to remove after O(absent) when nothing is left in them, in the order given (a
+        folder, then its parent). Folders that other software shares, such as
+        C(/etc/ansible/facts.d) for the roles' local facts, go only with the role's last file.
+    type: list
+    elements: path
+    default: []
 seealso:
   - module: mesosphere.cluster.host_config
 """
@@ -58,7 +66,8 @@ EXAMPLES = r"""
   mesosphere.cluster.host_reset:
     units: [zookeeper]
     packages: [zookeeper, zookeeperd]
-    absent: [/etc/systemd/system/zookeeper.service, /etc/zookeeper, /var/lib/zookeeper]
+    absent: [/etc/systemd/system/zookeeper.service, /etc/zookeeper, /var/lib/zookeeper, /etc/ansible/facts.d/zookeeper.fact]
+    absent_if_empty: [/etc/ansible/facts.d, /etc/ansible]
 """
 
 RETURN = r"""
@@ -106,6 +115,7 @@ def main() -> None:
             units=dict(type="list", elements="str", default=[]),
             packages=dict(type="list", elements="str", default=[]),
             absent=dict(type="list", elements="path", default=[]),
+            absent_if_empty=dict(type="list", elements="path", default=[]),
         ),
         supports_check_mode=True,
     )

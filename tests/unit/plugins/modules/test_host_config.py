@@ -453,6 +453,28 @@ def test_reset_kills_what_a_stopped_unit_left_running(run_module, host):
     assert not failed and not host.units["mesos-slave"]["leftover"]
 
 
+def test_reset_removes_a_shared_folder_with_its_last_file_only(run_module, host, tmp_path):
+    """Two roles keep a local fact in one folder: each reset removes its own, the folder (and its
+    parent) goes with the last one; check mode counts the fact it would remove."""
+    facts = tmp_path / "ansible" / "facts.d"
+    facts.mkdir(parents=True)
+    (facts / "zookeeper.fact").write_text("{}\n")
+    (facts / "mesos_master.fact").write_text("{}\n")
+    shared = [str(facts), str(facts.parent)]
+    result, failed = run_module(host_reset.main, dict(absent=[str(facts / "zookeeper.fact")], absent_if_empty=shared))
+    assert not failed and result["removed"] == [str(facts / "zookeeper.fact")], result
+    assert facts.is_dir()
+    args = dict(absent=[str(facts / "mesos_master.fact")], absent_if_empty=shared)
+    result, failed = run_module(host_reset.main, args, check_mode=True)
+    assert not failed and result["removed"] == [str(facts / "mesos_master.fact"), str(facts), str(facts.parent)]
+    assert (facts / "mesos_master.fact").exists()
+    result, failed = run_module(host_reset.main, args)
+    assert not failed and result["removed"] == [str(facts / "mesos_master.fact"), str(facts), str(facts.parent)]
+    assert not facts.parent.exists()
+    result, failed = run_module(host_reset.main, args)
+    assert not failed and result["changed"] is False
+
+
 def test_reset_clears_a_unit_that_ended_failed(run_module, host):
     host.unit("mesos-master", active=False, enabled=False)
     host.units["mesos-master"]["failed"] = True

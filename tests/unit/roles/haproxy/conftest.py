@@ -10,6 +10,19 @@ from haproxy_sync_helpers import BASE_CFG, HAPROXY, FakeMarathon
 from marathon_haproxy_sync.config import Config
 
 
+# The sync program's tests that run real HAProxy processes and wait on them (reload gaps, failover,
+# backoff, readiness, metrics): the unit stage runs them on their own, after the others have run
+# on both cores (scripts/test), so that a busy machine does not make them miss their marks.
+ALONE = {"test_sync_reload.py", "test_sync_failover.py", "test_sync_fleet.py", "test_sync_readiness.py",
+         "test_sync_metrics.py"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in ALONE:
+            item.add_marker(pytest.mark.alone)
+
+
 @pytest.fixture
 def make_config(tmp_path):
     base = tmp_path / "base.cfg"

@@ -6,6 +6,8 @@ so every refusal is checked for its sentence, and the good inventories for the i
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 PLAYBOOK = """
@@ -110,3 +112,47 @@ def test_auth_digest(run):
     # the value ZooKeeper's own DigestAuthenticationProvider prints for super:secret
     assert "DIGEST super:lK75jTNcA+U9vtVEw5vB51mj/w4=" in out
     assert "secret" not in out.replace("superDigest", "").replace("DIGEST super:", "")
+
+
+FACT_PLAYBOOK = """
+- name: Preflight only, with the members' record in a fact folder
+  hosts: zookeeper
+  gather_facts: false
+  module_defaults:
+    ansible.builtin.setup:
+      fact_path: {fact_path}
+  roles:
+    - role: mesosphere.cluster.zookeeper
+"""
+
+
+@pytest.fixture
+def run_recorded(run_play, tmp_path):
+    def _run(hosts, recorded, extra=None):
+        """The preflight for `hosts`; every member recorded the ensemble `recorded`."""
+        facts = tmp_path / "facts.d"
+        facts.mkdir(exist_ok=True)
+        (facts / "zookeeper.fact").write_text(json.dumps({"members": recorded}))
+        return run_play(FACT_PLAYBOOK.format(fact_path=facts), {"zookeeper": dict.fromkeys(hosts)},
+                        "zookeeper_preflight", extra=extra)
+
+    return _run
+
+
+def test_members_left_out_of_the_inventory_are_refused(run_recorded):
+    rc, out = run_recorded(["zk1", "zk2", "zk3"], ["zk1", "zk2", "zk3", "zk4", "zk5"])
+    assert rc != 0
+    assert "The ensemble was configured with zk4, zk5 too, which the group 'zookeeper' no longer names" in out
+    assert "playbooks/remove_node.yml (-e node=zk4,zk5)" in out and "zookeeper_allow_shrink" in out
+
+
+def test_members_left_out_are_accepted_once_stopped(run_recorded):
+    rc, out = run_recorded(["zk1", "zk2", "zk3"], ["zk1", "zk2", "zk3", "zk4", "zk5"],
+                           extra={"zookeeper_allow_shrink": True})
+    assert rc == 0, out
+
+
+@pytest.mark.parametrize("recorded", [["zk1", "zk2", "zk3"], ["zk1"]], ids=["same", "grown"])
+def test_the_same_or_a_larger_ensemble_passes(run_recorded, recorded):
+    rc, out = run_recorded(["zk1", "zk2", "zk3"], recorded)
+    assert rc == 0, out
