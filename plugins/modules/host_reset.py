@@ -66,7 +66,11 @@ EXAMPLES = r"""
   mesosphere.cluster.host_reset:
     units: [zookeeper]
     packages: [zookeeper, zookeeperd]
-    absent: [/etc/systemd/system/zookeeper.service, /etc/zookeeper, /var/lib/zookeeper, /etc/ansible/facts.d/zookeeper.fact]
+    absent:
+      - /etc/systemd/system/zookeeper.service
+      - /etc/zookeeper
+      - /var/lib/zookeeper
+      - /etc/ansible/facts.d/zookeeper.fact
     absent_if_empty: [/etc/ansible/facts.d, /etc/ansible]
 """
 

@@ -9,7 +9,6 @@ import pytest
 from haproxy_sync_helpers import BASE_CFG, HAPROXY, FakeMarathon
 from marathon_haproxy_sync.config import Config
 
-
 # The sync program's tests that run real HAProxy processes and wait on them (reload gaps, failover,
 # backoff, readiness, metrics): the unit stage runs them on their own, after the others have run
 # on both cores (scripts/test), so that a busy machine does not make them miss their marks.
