@@ -1,17 +1,15 @@
-"""Contract tests of the stand-ins: make the package, the harness and the fixtures importable."""
+"""Contract tests of the stand-ins: the fixtures, and a private Mesos cluster per test.
+
+The package, harness.py and fixtures.py are importable through `pythonpath` in
+tests/standins/pyproject.toml, the configuration these tests run with.
+"""
 
 import contextlib
 import itertools
-import sys
 from pathlib import Path
 
 import pytest
-
-STANDINS = Path(__file__).resolve().parent.parent
-if str(STANDINS) not in sys.path:
-    sys.path.insert(0, str(STANDINS))
-
-from fixtures import (  # noqa: E402,F401
+from fixtures import (  # noqa: F401
     standin_cluster,
     standin_tmpdir,
     start_mesos_agent,
