@@ -12,40 +12,12 @@ from __future__ import annotations
 import pytest
 
 ROLES = ["mesos_master", "mesos_slave", "marathon", "chronos"]
-PLAYBOOK = """
-- name: Preflight only
-  hosts: {hosts}
-  gather_facts: false
-  roles:
-    - role: mesosphere.cluster.{role}
-"""
 CREDENTIALS = {
     "mesos": {"username": "mesos", "password": "mesos-Secret-1"},
     "marathon": {"username": "marathon", "password": "marathon-Secret-2"},
     "chronos": {"username": "chronos", "password": "chronos-Secret-3"},
 }
 ZOOKEEPER_AUTH = {"zookeeper_auth_enabled": True, "zookeeper_super_password": "super-Secret-4"}
-
-
-@pytest.fixture
-def preflight(run_play):
-    def _run(role, all_vars, zookeeper_vars=None, extra=None):
-        inventory = {
-            "all": {},
-            "masters": {"m1": None},
-            "slaves": {"s1": None},
-            "zookeeper": {"m1": zookeeper_vars},
-        }
-        # group vars of `all`, as group_vars/all.yml gives them: on every host
-        for group in ("masters", "slaves", "zookeeper"):
-            for host in inventory[group]:
-                inventory[group][host] = dict(all_vars, **(inventory[group][host] or {}))
-        hosts = "slaves" if role == "mesos_slave" else "masters"
-        rc, out = run_play(PLAYBOOK.format(hosts=hosts, role=role), inventory, f"{role}_preflight", extra=extra)
-        assert "Secret" not in out, out  # no password is ever printed
-        return rc, out
-
-    return _run
 
 
 @pytest.mark.parametrize("role", ROLES)
