@@ -71,3 +71,34 @@ def test_the_last_two_members_go_once_confirmed(run_play):
     # none of the agent's tasks ran
     assert "TASK [Read the agents the master knows" not in out
     assert "TASK [Put the machine in a maintenance window" not in out
+
+
+def dead(run_play, node, name, **extra):
+    """remove() with `name` unreachable: SSH to a closed port of this machine."""
+    hosts = inventory()
+    hosts["masters"][name] = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 1}
+    return run_play(PLAYBOOK, hosts, "all", extra=dict(extra, node=node))
+
+
+def test_an_unreachable_member_is_refused_unless_declared_dead(run_play):
+    rc, out = dead(run_play, "m4,m5", "m5")
+    assert rc != 0
+    assert "m5 cannot be reached. If dead, -e remove_node_unreachable=true" in out
+    assert "Not confirmed" not in out
+
+
+def test_a_dead_member_is_left_alone_and_the_others_are_still_stopped(run_play):
+    rc, out = dead(run_play, "m4,m5", "m5", remove_node_unreachable=True)
+    assert rc != 0  # no terminal here: the confirmation stops it
+    assert "cannot be reached" not in out
+    assert "HAProxy stop for good on m4 (m5, unreachable, is left as it is)" in out
+    assert "Not confirmed, so nothing was changed" in out
+
+
+def test_an_unreachable_agent_is_refused_unless_declared_dead(run_play):
+    hosts = inventory()
+    hosts["slaves"]["s2"] = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 1}
+    rc, out = run_play(PLAYBOOK, hosts, "all", extra={"node": "s2"})
+    assert rc != 0
+    assert "s2 cannot be reached (" in out and "If it is dead, -e remove_node_unreachable=true" in out
+    assert "Not confirmed" not in out
