@@ -2,10 +2,17 @@
 
 Each run names what to remove in a way the playbook must refuse before any host is touched,
 and the sentence is checked; a good request gets as far as the confirmation, which a run
-without a terminal cannot give, so nothing is changed in any test.
+without a terminal cannot give, so nothing is changed in any test. The masters and ZooKeeper
+members that stay are asked whether they serve: a ZooKeeper member and a Mesos master stand in
+for all of them on this machine (every host's address is 127.0.0.1), each answering only what the
+playbook asks (`srvr`; any HTTP answer means the master answers).
 """
 
 from __future__ import annotations
+
+import socketserver
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -16,13 +23,54 @@ PLAYBOOK = """
 MASTERS = [f"m{i}" for i in range(1, 6)]
 
 
-def inventory(ids=False):
-    masters = {name: ({"zookeeper_id": index} if ids else None) for index, name in enumerate(MASTERS, 1)}
+class _Srvr(socketserver.BaseRequestHandler):
+    def handle(self):
+        if self.request.recv(16).startswith(b"srvr") and self.server.serving:
+            self.request.sendall(b"Zookeeper version: 3.8.0-standin\nMode: follower\nNode count: 5\n")
+
+
+class _Master(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def services():
+    """A ZooKeeper member and a Mesos master on free ports of 127.0.0.1; `serving` takes the first down."""
+    zookeeper = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Srvr)
+    zookeeper.serving = True
+    master = ThreadingHTTPServer(("127.0.0.1", 0), _Master)
+    for server in (zookeeper, master):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield {"zookeeper_address": "127.0.0.1", "zookeeper_client_port": zookeeper.server_address[1],
+           "mesos_master_hostname": "127.0.0.1", "mesos_master_port": master.server_address[1], "_zk": zookeeper}
+    for server in (zookeeper, master):
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def addresses(services):
+    yield {key: value for key, value in services.items() if not key.startswith("_")}
+    services["_zk"].serving = True
+
+
+def inventory(addresses, ids=False):
+    masters = {name: dict(addresses, **({"zookeeper_id": index} if ids else {}))
+               for index, name in enumerate(MASTERS, 1)}
     return {"masters": masters, "slaves": {"s1": None, "s2": None}}
 
 
-def remove(run_play, node, ids=False, **extra):
-    return run_play(PLAYBOOK, inventory(ids), "all", extra=dict(extra, node=node))
+@pytest.fixture
+def remove(run_play, addresses):
+    def _remove(node, ids=False, **extra):
+        return run_play(PLAYBOOK, inventory(addresses, ids), "all", extra=dict(extra, node=node))
+
+    return _remove
 
 
 # what is named, and the sentences of its refusal
@@ -46,25 +94,25 @@ REFUSED = {
 
 
 @pytest.mark.parametrize("case", REFUSED)
-def test_refused_before_the_confirmation(run_play, case):
+def test_refused_before_the_confirmation(remove, case):
     node, sentences = REFUSED[case]
-    rc, out = remove(run_play, node)
+    rc, out = remove(node)
     assert rc != 0
     for sentence in sentences:
         assert sentence in out
     assert "Not confirmed" not in out  # refused before the confirmation
 
 
-def test_with_explicit_ids_the_first_members_can_go_once_confirmed(run_play):
-    rc, out = remove(run_play, "m1,m2", ids=True)
+def test_with_explicit_ids_the_first_members_can_go_once_confirmed(remove):
+    rc, out = remove("m1,m2", ids=True)
     assert rc != 0  # no terminal here: the confirmation stops it
     assert "would move" not in out
     assert "Not confirmed, so nothing was changed" in out
     assert "ZooKeeper then runs on m3, m4, m5 and the Mesos masters m3, m4, m5 restart with --quorum=2" in out
 
 
-def test_the_last_two_members_go_once_confirmed(run_play):
-    rc, out = remove(run_play, "m4,m5")
+def test_the_last_two_members_go_once_confirmed(remove):
+    rc, out = remove("m4,m5")
     assert rc != 0
     assert "Not confirmed, so nothing was changed" in out
     assert "To go on, type m4,m5 at the prompt or set -e remove_node_confirmed=true" in out
@@ -73,32 +121,53 @@ def test_the_last_two_members_go_once_confirmed(run_play):
     assert "TASK [Put the machine in a maintenance window" not in out
 
 
-def dead(run_play, node, name, **extra):
-    """remove() with `name` unreachable: SSH to a closed port of this machine."""
-    hosts = inventory()
-    hosts["masters"][name] = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 1}
+UNREACHABLE = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 1}  # a closed port
+
+
+def dead(run_play, addresses, node, name, **extra):
+    """remove() with `name` unreachable."""
+    hosts = inventory(addresses)
+    hosts["masters"][name] = dict(hosts["masters"][name], **UNREACHABLE)
     return run_play(PLAYBOOK, hosts, "all", extra=dict(extra, node=node))
 
 
-def test_an_unreachable_member_is_refused_unless_declared_dead(run_play):
-    rc, out = dead(run_play, "m4,m5", "m5")
+def test_an_unreachable_member_is_refused_unless_declared_dead(run_play, addresses):
+    rc, out = dead(run_play, addresses, "m4,m5", "m5")
     assert rc != 0
     assert "m5 cannot be reached. If dead, -e remove_node_unreachable=true" in out
     assert "Not confirmed" not in out
 
 
-def test_a_dead_member_is_left_alone_and_the_others_are_still_stopped(run_play):
-    rc, out = dead(run_play, "m4,m5", "m5", remove_node_unreachable=True)
+def test_a_dead_member_is_left_alone_and_the_others_are_still_stopped(run_play, addresses):
+    rc, out = dead(run_play, addresses, "m4,m5", "m5", remove_node_unreachable=True)
     assert rc != 0  # no terminal here: the confirmation stops it
     assert "cannot be reached" not in out
     assert "HAProxy stop for good on m4 (m5, unreachable, is left as it is)" in out
     assert "Not confirmed, so nothing was changed" in out
 
 
-def test_an_unreachable_agent_is_refused_unless_declared_dead(run_play):
-    hosts = inventory()
-    hosts["slaves"]["s2"] = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 1}
+def test_an_unreachable_agent_is_refused_unless_declared_dead(run_play, addresses):
+    hosts = inventory(addresses)
+    hosts["slaves"]["s2"] = UNREACHABLE
     rc, out = run_play(PLAYBOOK, hosts, "all", extra={"node": "s2"})
     assert rc != 0
     assert "s2 cannot be reached (" in out and "If it is dead, -e remove_node_unreachable=true" in out
+    assert "Not confirmed" not in out
+
+
+def test_a_zookeeper_member_that_stays_but_does_not_serve_is_refused(remove, services):
+    services["_zk"].serving = False
+    rc, out = remove("m4,m5")
+    assert rc != 0
+    assert "which would stay in the ensemble, does not serve" in out
+    assert "without it the ensemble would lose its quorum: bring it back first. Nothing was changed." in out
+    assert "Not confirmed" not in out
+
+
+def test_a_mesos_master_that_stays_but_does_not_answer_is_refused(run_play, addresses):
+    hosts = inventory(addresses)
+    hosts["masters"]["m2"] = dict(hosts["masters"]["m2"], mesos_master_port=1)  # nothing listens there
+    rc, out = run_play(PLAYBOOK, hosts, "all", extra={"node": "m4,m5"})
+    assert rc != 0
+    assert "The Mesos master at http://127.0.0.1:1, which would stay, does not answer" in out
     assert "Not confirmed" not in out
