@@ -39,24 +39,32 @@ class _Master(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def services():
-    """A ZooKeeper member and a Mesos master on free ports of 127.0.0.1; `serving` takes the first down."""
-    zookeeper = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Srvr)
-    zookeeper.serving = True
-    master = ThreadingHTTPServer(("127.0.0.1", 0), _Master)
-    for server in (zookeeper, master):
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield {"zookeeper_address": "127.0.0.1", "zookeeper_client_port": zookeeper.server_address[1],
-           "mesos_master_hostname": "127.0.0.1", "mesos_master_port": master.server_address[1], "_zk": zookeeper}
-    for server in (zookeeper, master):
-        server.shutdown()
-        server.server_close()
+def zookeeper():
+    """A ZooKeeper member on a free port of 127.0.0.1; `serving = False` takes it down."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Srvr)
+    server.serving = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def master():
+    """A Mesos master on a free port of 127.0.0.1 (any HTTP answer: it answers)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Master)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture
-def addresses(services):
-    yield {key: value for key, value in services.items() if not key.startswith("_")}
-    services["_zk"].serving = True
+def addresses(zookeeper, master):
+    """Every host's variables: its ZooKeeper member and Mesos master are the two above."""
+    yield {"zookeeper_address": "127.0.0.1", "zookeeper_client_port": zookeeper.server_address[1],
+           "mesos_master_hostname": "127.0.0.1", "mesos_master_port": master.server_address[1]}
+    zookeeper.serving = True
 
 
 def inventory(addresses, ids=False):
@@ -155,8 +163,8 @@ def test_an_unreachable_agent_is_refused_unless_declared_dead(run_play, addresse
     assert "Not confirmed" not in out
 
 
-def test_a_zookeeper_member_that_stays_but_does_not_serve_is_refused(remove, services):
-    services["_zk"].serving = False
+def test_a_zookeeper_member_that_stays_but_does_not_serve_is_refused(remove, zookeeper):
+    zookeeper.serving = False
     rc, out = remove("m4,m5")
     assert rc != 0
     assert "which would stay in the ensemble, does not serve" in out
