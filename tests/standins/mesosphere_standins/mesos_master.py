@@ -315,7 +315,12 @@ class Master:
         self.my_replica = None
 
     def suicide(self, message: str) -> None:
-        """Mesos exits so that the supervisor restarts it (master.cpp lostCandidacy)."""
+        """Mesos exits so that the supervisor restarts it (master.cpp lostCandidacy). Not while the
+        master is stopping: closing its own session on SIGTERM is no lost leadership, and the exit
+        status stays 0 (systemd would otherwise record a stopped unit as failed)."""
+        if self.stop_event.is_set():
+            LOG.info("stopping: %s (ignored)", message.split(":")[0])
+            return
         LOG.error(message)
         logging.shutdown()
         os._exit(1)

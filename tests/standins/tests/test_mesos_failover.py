@@ -161,6 +161,21 @@ def test_session_loss_ends_leadership_with_nonzero_exit(tmp_path):
         zk.close()
 
 
+def test_a_stopped_master_exits_cleanly_leader_or_standby(mesos_factory):
+    """systemctl stop (SIGTERM) ends a master with status 0, the leader too: closing its own
+    ZooKeeper session on the way out is no lost leadership, and systemd must not record the
+    unit as failed (a removed master is left inactive, not failed)."""
+    masters = [mesos_factory.master(quorum=1, wait=False) for _ in range(2)]
+    for proc in masters:
+        proc.wait_http("/master/health")
+    leader = wait_until(lambda: serving_leader(masters), 30)
+    assert leader
+    standby = next(m for m in masters if m is not leader)
+    assert standby.terminate() == 0, standby.log_tail()
+    assert leader.terminate() == 0, leader.log_tail()
+    assert "committing suicide" not in leader.log_text()
+
+
 @contextlib.contextmanager
 def masters_on(zk, tmp_path, count, quorum):
     """`count` masters on the ensemble's /mesos, each answering /master/health; killed on exit."""
