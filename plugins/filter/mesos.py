@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.mesosphere.cluster.plugins.module_utils._mesos import (
+from ansible_collections.mesosphere.cluster.plugins.module_utils._mesos_names import (
     QUOTA_RESOURCES,
     resources_error,
     role_name_error,

@@ -15,6 +15,7 @@ from ansible_collections.mesosphere.cluster.plugins.module_utils._api import (
     EndpointUnreachable,
     redact_url,
 )
+from ansible_collections.mesosphere.cluster.plugins.module_utils._mesos_names import QUOTA_RESOURCES
 
 try:
     from kazoo.client import KazooClient
@@ -237,38 +238,7 @@ def gather(client, zk_url=None, zookeeper=True, timeout=5.0, sections=SECTIONS):
 # GET_QUOTA, UPDATE_QUOTA, RESERVE_RESOURCES, UNRESERVE_RESOURCES; /master/slaves and
 # /master/roles for what an agent holds and what a role is allocated.
 
-QUOTA_RESOURCES = ("cpus", "mem", "disk", "gpus")
 OPERATOR_PATH = "/api/v1"
-
-
-def role_name_error(name):
-    """Why a role name is invalid (roles.md: not empty, not . or .., no leading -, no slash,
-    backspace or whitespace), or None."""
-    if not isinstance(name, str) or not name:
-        return "a role name must not be empty"
-    if name in (".", ".."):
-        return "a role name cannot be '.' or '..'"
-    if name.startswith("-"):
-        return "a role name cannot start with '-'"
-    if any(ch in name for ch in "/\\\b") or any(ch.isspace() for ch in name):
-        return "a role name cannot contain a slash, backspace or whitespace"
-    return None
-
-
-def resources_error(values, what):
-    """Why a {resource: amount} mapping is not a valid quota or reservation, or None."""
-    for name, amount in sorted((values or {}).items()):
-        if name not in QUOTA_RESOURCES:
-            return "%s: unknown resource '%s' (use %s)" % (what, name, ", ".join(QUOTA_RESOURCES))
-        if isinstance(amount, bool):
-            return "%s: the amount of '%s' must be a number, not %r" % (what, name, amount)
-        try:
-            number = float(amount)
-        except (TypeError, ValueError):
-            return "%s: the amount of '%s' must be a number, not %r" % (what, name, amount)
-        if number < 0:
-            return "%s: the amount of '%s' must not be negative (%s)" % (what, name, amount)
-    return None
 
 
 def numbers(values):

@@ -111,17 +111,17 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mesosphere.cluster.plugins.module_utils import _api, _mesos
+from ansible_collections.mesosphere.cluster.plugins.module_utils import _api, _mesos, _mesos_names
 
 
 def validate(params):
     role = params["role"]
-    problem = _mesos.role_name_error(role)
+    problem = _mesos_names.role_name_error(role)
     if problem:
         return "Invalid role name %r: %s." % (role, problem)
     if role == "*":
         return "Resources cannot be reserved for the role '*'; name another role."
-    problem = _mesos.resources_error(params["resources"], "resources to reserve for role %s" % role)
+    problem = _mesos_names.resources_error(params["resources"], "resources to reserve for role %s" % role)
     if problem:
         return problem[0].upper() + problem[1:] + "."
     if params["state"] == "present" and not params["resources"]:

@@ -120,13 +120,13 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mesosphere.cluster.plugins.module_utils import _api, _mesos
+from ansible_collections.mesosphere.cluster.plugins.module_utils import _api, _mesos, _mesos_names
 
 
 def validate(params):
     """A sentence naming the first bad value, or None."""
     name = params["name"]
-    problem = _mesos.role_name_error(name)
+    problem = _mesos_names.role_name_error(name)
     if problem:
         return "Invalid role name %r: %s." % (name, problem)
     if name == "*":
@@ -134,7 +134,7 @@ def validate(params):
     if params["weight"] is not None and params["weight"] <= 0:
         return "The weight of role %s must be a positive number, not %s." % (name, params["weight"])
     for field in ("guarantees", "limits"):
-        problem = _mesos.resources_error(params[field], "%s of role %s" % (field, name))
+        problem = _mesos_names.resources_error(params[field], "%s of role %s" % (field, name))
         if problem:
             return problem[0].upper() + problem[1:] + "."
     guarantees = _mesos.numbers(params["guarantees"])

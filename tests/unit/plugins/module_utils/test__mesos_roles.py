@@ -1,9 +1,9 @@
-"""The role helpers of plugins/module_utils/_mesos.py (roles.md naming rules, reservations read
-from /master/slaves, quota read from GET_QUOTA in either shape)."""
+"""The role helpers of plugins/module_utils/_mesos.py and _mesos_names.py (roles.md naming rules,
+reservations read from /master/slaves, quota read from GET_QUOTA in either shape)."""
 
 import pytest
 
-from ansible_collections.mesosphere.cluster.plugins.module_utils import _mesos
+from ansible_collections.mesosphere.cluster.plugins.module_utils import _mesos, _mesos_names
 
 
 @pytest.mark.parametrize("name, bad", [
@@ -11,15 +11,15 @@ from ansible_collections.mesosphere.cluster.plugins.module_utils import _mesos
     ("a/b", True), ("a b", True), ("a\tb", True), ("a\bb", True), ("a\\b", True),
 ])
 def test_role_names(name, bad):
-    assert (_mesos.role_name_error(name) is not None) is bad
+    assert (_mesos_names.role_name_error(name) is not None) is bad
 
 
 def test_resources_error_names_the_first_bad_entry():
-    assert _mesos.resources_error({"cpus": 1, "mem": 0}, "x") is None
-    assert "unknown resource 'ports'" in _mesos.resources_error({"ports": 1}, "x")
-    assert "must not be negative" in _mesos.resources_error({"cpus": -0.5}, "x")
-    assert "must be a number" in _mesos.resources_error({"cpus": "lots"}, "x")
-    assert "must be a number" in _mesos.resources_error({"cpus": True}, "x")
+    assert _mesos_names.resources_error({"cpus": 1, "mem": 0}, "x") is None
+    assert "unknown resource 'ports'" in _mesos_names.resources_error({"ports": 1}, "x")
+    assert "must not be negative" in _mesos_names.resources_error({"cpus": -0.5}, "x")
+    assert "must be a number" in _mesos_names.resources_error({"cpus": "lots"}, "x")
+    assert "must be a number" in _mesos_names.resources_error({"cpus": True}, "x")
 
 
 def test_agent_reservations_static_dynamic_and_legacy_role_field():
