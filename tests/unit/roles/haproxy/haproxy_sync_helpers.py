@@ -304,10 +304,11 @@ class Backend:
                 pass
 
             def do_GET(self):  # noqa: N802
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                # The status line, headers and body in one write: close() cuts a connection
+                # before its answer or after it, never between headers and body (a response
+                # HAProxy has begun to pass on cannot be retried on another server, and the
+                # tests ask whether HAProxy retries, not how an app dies mid-answer).
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
 
         self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
