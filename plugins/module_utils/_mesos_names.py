@@ -2,7 +2,8 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """What makes a Mesos role name and a set of quota or reservation amounts valid (roles.md,
 quota.md), with nothing else imported: the filters load this module in every task that uses
-one of them, the modules through _mesos.py, which talks HTTP."""
+one of them, so it must not pull in _mesos.py and its HTTP client. mesos_role and
+mesos_reservation import it too."""
 
 from __future__ import annotations
 

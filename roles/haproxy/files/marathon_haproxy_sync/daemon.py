@@ -226,7 +226,8 @@ class SyncDaemon:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop_threads(self, timeout: float = 5.0) -> None:
+        """Stop the worker and the event thread; the metrics and health endpoint keeps answering."""
         self.stop_event.set()
         self.trigger.add(Invalidation(full=True))
         resp = self._response
@@ -234,6 +235,9 @@ class SyncDaemon:
             resp.abort()  # wakes the event thread, which closes the response itself
         for thread in self._threads:
             thread.join(timeout)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stop_threads(timeout)
         if self._metrics_server is not None:
             self._metrics_server.stop()
 

@@ -11,7 +11,6 @@ import urllib.request
 
 from haproxy_sync_helpers import app, free_port, requires_haproxy, task
 from marathon_haproxy_sync.daemon import SyncDaemon
-from marathon_haproxy_sync.events import Invalidation
 from marathon_haproxy_sync.metrics import Metrics
 
 VALUE = r'"(?:[^"\\]|\\.)*"'  # a label value: escaped quotes and backslashes allowed
@@ -90,13 +89,8 @@ def test_counters_move_with_events_and_syncs(make_config, marathons):
         # As the worker records a read that failed on every Marathon. The worker and the event
         # thread stop first (the health endpoint stays): a sync of their own, such as the full
         # read asked for on connecting, could otherwise overwrite this message before the request.
-        daemon.stop_event.set()
-        daemon.trigger.add(Invalidation(full=True))
-        if daemon._response is not None:
-            daemon._response.abort()
-        for thread in daemon._threads:
-            thread.join(5)
-            assert not thread.is_alive(), thread.name
+        daemon.stop_threads()
+        assert [t.name for t in daemon._threads if t.is_alive()] == []
         daemon.syncer.marathon_unavailable("no Marathon answers")
         status, _kind, body = get(f"{base}/health")
         assert status == 503 and json.loads(body)["errors"] == ["no Marathon answers"]
